@@ -1,0 +1,123 @@
+"""Acknowledged appends per second and append-to-commit latency, group commit vs one
+transaction per event, on SQLite and PostgreSQL.
+
+    python -m bench.append [--events N] [--writers 1,10,100] [--databases sqlite,postgresql]
+
+Each run creates a fresh database (``alembic upgrade head``), one room, and W concurrent
+writers that each append their share of N events, one at a time, waiting for every ack. The
+"per-event" mode is the same append path with ``max_batch=1``: one transaction per event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+
+from server.storage.database import Database
+from server.storage.migrate import upgrade
+from server.storage.records import NewEvent, RoomSpec
+from server.storage.writer import LogWriter
+
+PG_ADMIN = os.environ.get(
+    "PARLEY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN.replace("+asyncpg", ""))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def fresh_database(kind: str, folder: Path) -> tuple[str, str | None]:
+    if kind == "sqlite":
+        return f"sqlite+aiosqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}", None
+    name = f"parley_bench_{uuid.uuid4().hex[:8]}"
+    await _pg_admin(f"CREATE DATABASE {name}")
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
+
+
+async def run_one(url: str, writers: int, events: int, max_batch: int) -> dict[str, float]:
+    db = Database(url)
+    await upgrade(db.write_engine)
+    writer = LogWriter(db, max_batch=max_batch)
+    room = f"bench-{uuid.uuid4().hex[:8]}"
+    await writer.create_room(RoomSpec(room, "bench", "opening"), [NewEvent("room_created")])
+    per_writer = max(1, events // writers)
+    latencies: list[float] = []
+
+    async def one_writer(w: int) -> None:
+        for n in range(per_writer):
+            event = NewEvent(
+                "message_posted",
+                {"text": f"statement {n} from delegate {w}"},
+                seat=f"seat-{w}",
+                party=f"p{w % 4}",
+                thread="plenary",
+            )
+            started = time.perf_counter()
+            await writer.append(room, event)
+            latencies.append(time.perf_counter() - started)
+
+    batches_before = writer.batches
+    started = time.perf_counter()
+    await asyncio.gather(*(one_writer(w) for w in range(writers)))
+    elapsed = time.perf_counter() - started
+    batches = writer.batches - batches_before
+    await writer.close()
+    await db.dispose()
+    latencies.sort()
+    total = per_writer * writers
+    return {
+        "acks_per_s": total / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        "events": total,
+        "mean_batch": total / max(1, batches),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--per-event-events", type=int, default=2_000)
+    parser.add_argument("--writers", default="1,10,100")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    print(f"# {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print("| database | writers | mode | events | acks/s | p50 ms | p99 ms | mean batch |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in args.databases.split(","):
+            for writers in (int(w) for w in args.writers.split(",")):
+                for mode, batch, count in (
+                    ("group commit", 1000, args.events if writers > 1 else args.events // 10),
+                    ("per-event tx", 1, args.per_event_events),
+                ):
+                    url, pg_name = await fresh_database(kind, Path(tmp))
+                    try:
+                        r = await run_one(url, writers, count, batch)
+                    finally:
+                        if pg_name:
+                            await _pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
+                    print(
+                        f"| {kind} | {writers} | {mode} | {r['events']:.0f} | "
+                        f"{r['acks_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                        f"{r['mean_batch']:.1f} |",
+                        flush=True,
+                    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

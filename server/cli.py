@@ -1,0 +1,143 @@
+"""The ``parley`` command (DESIGN §8).
+
+Every verb reads the same settings as the server. Errors are one line on stderr and a non-zero
+exit status, never a traceback: :class:`CliError` and the known failure types are caught in
+:func:`main`; anything else is reported as an internal error in one line too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from server import __version__
+from server.config import Settings, SettingsError, load_settings
+from server.storage.database import Database, DatabaseUnavailable
+
+log = logging.getLogger("parley")
+
+
+class CliError(Exception):
+    """A failure to report as one line, with the exit status to use."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def ensure_data_dir(settings: Settings) -> None:
+    """Create the data folder if needed and prove it writable, or raise :class:`CliError`."""
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CliError(f"data folder {path} is not usable (PARLEY_DATA_DIR): {reason}") from None
+
+
+async def _open_database(settings: Settings) -> Database:
+    if settings.database_kind == "sqlite":
+        ensure_data_dir(settings)
+    db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        await db.check()
+    except DatabaseUnavailable as exc:
+        await db.dispose()
+        raise CliError(str(exc)) from None
+    return db
+
+
+async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from server.storage.migrate import schema_is_current, upgrade
+
+    db = await _open_database(settings)
+    try:
+        await upgrade(db.write_engine, args.revision)
+        _, current, _ = await schema_is_current(db.engine)
+    finally:
+        await db.dispose()
+    print(f"database {settings.database_kind} at revision {current}")
+    return 0
+
+
+async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.storage.migrate import schema_is_current
+    from server.web.runner import ListenError, serve
+
+    settings = settings.with_overrides(host=args.host, port=args.port)
+    ensure_data_dir(settings)
+    db = await _open_database(settings)
+    try:
+        current_ok, current, head = await schema_is_current(db.engine)
+    finally:
+        await db.dispose()
+    if not current_ok:
+        raise CliError(
+            f"database schema is at {current or 'nothing'}, not {head}: run `parley db upgrade`"
+        )
+
+    def ready(url: str) -> None:
+        print(f"parley {__version__} serving on {url} ({settings.database_kind})", flush=True)
+
+    try:
+        await serve(settings, ready)
+    except ListenError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: multi-party negotiation rooms with a verifiable record.",
+    )
+    parser.add_argument("--version", action="version", version=f"parley {__version__}")
+    verbs = parser.add_subparsers(dest="verb", metavar="COMMAND", required=True)
+
+    serve = verbs.add_parser("serve", help="run the server", description="Run the server.")
+    serve.add_argument("--host", help="address to listen on (PARLEY_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (PARLEY_PORT, default 8080)")
+    serve.set_defaults(run=cmd_serve)
+
+    db = verbs.add_parser("db", help="database maintenance", description="Database maintenance.")
+    db_verbs = db.add_subparsers(dest="db_verb", metavar="COMMAND", required=True)
+    upgrade = db_verbs.add_parser(
+        "upgrade", help="apply migrations", description="Apply the migrations (default: to head)."
+    )
+    upgrade.add_argument("revision", nargs="?", default="head", help="target revision")
+    upgrade.set_defaults(run=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``parley`` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        run: Command = args.run
+        return asyncio.run(run(settings, args))
+    except (CliError, SettingsError) as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return getattr(exc, "status", 2)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line, never a traceback; the details go to the log
+        log.debug("unexpected failure", exc_info=True)
+        print(f"parley: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Settings, read once from ``PARLEY_*`` variables (and command-line flags) into a frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server and the ``parley`` command are configured with.
+
+    Attributes:
+        data_dir: local state: the default SQLite database and the signing key.
+        database_url: SQLAlchemy async URL; defaults to ``sqlite+aiosqlite:///<data_dir>/parley.db``.
+        public_url: base of invite links and the one browser origin allowed.
+        redis_url: turns on the Redis fan-out when set.
+        host, port: where ``parley serve`` listens.
+        sqlite_synchronous: SQLite ``synchronous`` pragma; FULL makes a commit survive power loss.
+        max_batch: the most events one group commit writes.
+    """
+
+    data_dir: Path
+    database_url: str
+    public_url: str = DEFAULT_PUBLIC_URL
+    redis_url: str | None = None
+    key_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    sqlite_synchronous: str = "FULL"
+    max_batch: int = 1000
+
+    @property
+    def database_kind(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return database_kind(self.database_url)
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.key_file or self.data_dir / "signing.key"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (command-line flags); ``None`` leaves a field."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
+
+
+def database_kind(url: str) -> str:
+    """Name the database of an async SQLAlchemy URL, or raise :class:`SettingsError`."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite+aiosqlite":
+        return "sqlite"
+    if scheme == "postgresql+asyncpg":
+        return "postgresql"
+    raise SettingsError(
+        f"PARLEY_DATABASE_URL: unsupported database URL scheme {scheme or '(none)'!r}; "
+        "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB"
+    )
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("PARLEY_DATA_DIR", "./var")).expanduser()
+    url = env.get("PARLEY_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'parley.db'}"
+    database_kind(url)
+    public_url = env.get("PARLEY_PUBLIC_URL", DEFAULT_PUBLIC_URL).rstrip("/")
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"PARLEY_PUBLIC_URL: {public_url!r} is not an http(s) URL")
+    synchronous = env.get("PARLEY_SQLITE_SYNCHRONOUS", "FULL").upper()
+    if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise SettingsError(
+            f"PARLEY_SQLITE_SYNCHRONOUS: {synchronous!r} is not OFF/NORMAL/FULL/EXTRA"
+        )
+    key_file = env.get("PARLEY_KEY_FILE")
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        public_url=public_url,
+        redis_url=env.get("PARLEY_REDIS_URL") or None,
+        key_file=Path(key_file) if key_file else None,
+        host=env.get("PARLEY_HOST", "127.0.0.1"),
+        port=_int(env, "PARLEY_PORT", 8080, 0, 65535),
+        sqlite_synchronous=synchronous,
+        max_batch=_int(env, "PARLEY_MAX_BATCH", 1000, 1, 100_000),
+    )
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name}: {value} is outside {low}..{high}")
+    return value

@@ -1,0 +1,73 @@
+"""Event kinds and the record: the object whose canonical bytes the log hashes (DESIGN §2, §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+
+RECORD_VERSION = 1
+
+
+class EventKind(StrEnum):
+    """Every kind of change in a room. Past tense: an event is something that happened."""
+
+    ROOM_CREATED = "room_created"
+    SEAT_JOINED = "seat_joined"
+    SEAT_INVITE_ROTATED = "seat_invite_rotated"
+    THREAD_OPENED = "thread_opened"
+    THREAD_ACCEPTED = "thread_accepted"
+    MESSAGE_POSTED = "message_posted"
+    PROPOSAL_TABLED = "proposal_tabled"
+    PROPOSAL_ANSWERED = "proposal_answered"
+    PROPOSAL_WITHDRAWN = "proposal_withdrawn"
+    CONCESSION_RECORDED = "concession_recorded"
+    STAGE_CHANGED = "stage_changed"
+    EXERCISE_PAUSED = "exercise_paused"
+    EXERCISE_RESUMED = "exercise_resumed"
+    INJECT_PUBLISHED = "inject_published"
+    THREAD_DISCLOSED = "thread_disclosed"
+    AGREEMENT_REACHED = "agreement_reached"
+    AGREEMENT_SIGNED = "agreement_signed"
+    OBSERVER_NOTE_ADDED = "observer_note_added"
+    CORRECTION_ISSUED = "correction_issued"
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds and a ``Z``: the only timestamp form in records."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Inverse of :func:`format_timestamp`."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def build_record(
+    *,
+    room: str,
+    seq: int,
+    kind: str,
+    stage: str,
+    seat: str | None,
+    party: str | None,
+    thread: str | None,
+    ts: str,
+    salt: bytes,
+    body: Mapping[str, object],
+) -> dict[str, object]:
+    """The record of one event. Every key is always present, so the shape never depends on data."""
+    return {
+        "v": RECORD_VERSION,
+        "room": room,
+        "seq": seq,
+        "kind": kind,
+        "stage": stage,
+        "actor": {"seat": seat, "party": party},
+        "thread": thread,
+        "ts": ts,
+        "salt": salt.hex(),
+        "body": dict(body),
+    }

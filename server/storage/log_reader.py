@@ -1,0 +1,78 @@
+"""Reading the log back: rooms, events by ``seq``, and stored Merkle nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.storage.records import StoredEvent
+from server.storage.tables import events, merkle_nodes, rooms
+from server.storage.writer import split_frontier, stored_from_row
+
+
+@dataclass(frozen=True, slots=True)
+class RoomRow:
+    id: str
+    title: str
+    created_at: datetime
+    size: int
+    stage: str
+    frontier: tuple[bytes, ...]
+
+
+async def get_room(conn: AsyncConnection, room_id: str) -> RoomRow | None:
+    row = (await conn.execute(select(rooms).where(rooms.c.id == room_id))).first()
+    if row is None:
+        return None
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    return RoomRow(
+        row.id, row.title, created, row.size, row.stage, split_frontier(row.tree_frontier)
+    )
+
+
+async def read_events(
+    conn: AsyncConnection, room_id: str, *, after: int = 0, limit: int | None = None
+) -> list[StoredEvent]:
+    """Events of ``room_id`` with ``seq > after``, in ``seq`` order, at most ``limit``."""
+    query = (
+        select(events)
+        .where(events.c.room_id == room_id, events.c.seq > after)
+        .order_by(events.c.seq)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return [stored_from_row(row) for row in await conn.execute(query)]
+
+
+async def read_nodes(
+    conn: AsyncConnection, room_id: str, wanted: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of the perfect subtrees ``wanted`` as (level, index); level 0 = leaves."""
+    wanted = set(wanted)
+    found: dict[tuple[int, int], bytes] = {}
+    leaves = sorted(idx + 1 for level, idx in wanted if level == 0)
+    inner = sorted((level, idx) for level, idx in wanted if level > 0)
+    if leaves:
+        query = select(events.c.seq, events.c.leaf_hash).where(
+            events.c.room_id == room_id, events.c.seq.in_(leaves)
+        )
+        for seq, digest in await conn.execute(query):
+            found[(0, seq - 1)] = bytes(digest)
+    if inner:
+        query = select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
+            merkle_nodes.c.room_id == room_id,
+            tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(inner),
+        )
+        for row in await conn.execute(query):
+            found[(row.level, row.idx)] = bytes(row.hash)
+    return found
+
+
+async def leaf_hashes(conn: AsyncConnection, room_id: str) -> Sequence[bytes]:
+    """Every leaf hash of the room in ``seq`` order (for rebuilding and checking)."""
+    query = select(events.c.leaf_hash).where(events.c.room_id == room_id).order_by(events.c.seq)
+    return [bytes(d) for d in (await conn.execute(query)).scalars()]

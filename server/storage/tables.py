@@ -1,0 +1,86 @@
+"""SQLAlchemy tables. The schema itself comes from the Alembic migrations, which must match this.
+
+``events`` is the log: append-only at the database level (triggers in the migrations). ``rooms``
+holds projections of the log (its size, current stage and Merkle frontier) that the append path
+keeps in step inside the same transaction; they can be rebuilt from ``events`` alone.
+``merkle_nodes`` holds the hashes of complete subtrees of level >= 1, so that tree heads and
+proofs never recompute the tree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(40)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Projections of the log, updated by the append path in the appending transaction.
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    stage: Mapped[str] = mapped_column(String(64))
+    tree_frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+
+
+class Event(Base):
+    __tablename__ = "events"
+    # command_id leads: an index that starts with room_id would compete with the primary key
+    # for room_id lookups, and with stale statistics the planner picks it and scans the room.
+    __table_args__ = (UniqueConstraint("command_id", "actor_seat", "room_id"),)
+
+    room_id: Mapped[str] = mapped_column(ID, ForeignKey("rooms.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(64))
+    actor_seat: Mapped[str | None] = mapped_column(ID)
+    actor_party: Mapped[str | None] = mapped_column(ID)
+    thread_id: Mapped[str | None] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    command_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class MerkleNode(Base):
+    __tablename__ = "merkle_nodes"
+
+    room_id: Mapped[str] = mapped_column(ID, ForeignKey("rooms.id"), primary_key=True)
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+rooms = cast(Table, Room.__table__)
+events = cast(Table, Event.__table__)
+merkle_nodes = cast(Table, MerkleNode.__table__)

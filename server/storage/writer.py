@@ -1,0 +1,437 @@
+"""The one append path of the log, with group commit.
+
+Every append in the process goes through one :class:`LogWriter`. Callers put a request on a
+queue and wait; a single task takes everything that is pending (up to ``max_batch`` requests),
+writes it in **one** transaction and answers every waiter only after that transaction has
+committed. While it commits, new requests pile up and form the next batch, so the cost of a
+commit (an fsync) is shared by everyone who arrived meanwhile.
+
+Inside the transaction the room rows are locked (``SELECT … FOR UPDATE`` in id order on
+PostgreSQL, the database write lock on SQLite), which is what makes ``seq`` gapless even when
+several processes append to the same room: each reads the room's size under the lock, numbers
+its events from there and moves the size on. Command ids are checked under the same lock, so a
+repeated command is answered with the first attempt's event and never appended twice.
+
+Cancelling a caller does not withdraw its request: once :meth:`LogWriter.submit` has queued it,
+it is written, in queue order, whatever happens to the waiter. So nothing is lost or reordered
+by a cancellation; the client learns the outcome by repeating its command id.
+
+If a batch fails as a whole (a request violates a constraint, say), every request of it is
+retried in a transaction of its own, so one bad request cannot sink its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from server.domain.events import EventKind, build_record, format_timestamp
+from server.ledger.canonical import canonical_json
+from server.ledger.merkle import Frontier, append_leaves, leaf_hash
+from server.storage.database import Database
+from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
+from server.storage.records import (
+    Appended,
+    NewEvent,
+    Precondition,
+    RoomHead,
+    RoomSpec,
+    StoredEvent,
+)
+from server.storage.tables import events, merkle_nodes, rooms
+
+log = logging.getLogger(__name__)
+
+CommitListener = Callable[[Sequence[StoredEvent]], None]
+"""Called after each commit with the events it made durable (fan-out hooks in here)."""
+
+
+@dataclass(slots=True)
+class _Request:
+    room_id: str
+    events: tuple[NewEvent, ...]
+    future: asyncio.Future[Appended]
+    command_id: str | None = None
+    create: RoomSpec | None = None
+    check: Precondition | None = None
+    # Filled in while a batch is prepared:
+    result: Appended | None = None
+    error: BaseException | None = None
+    rows: list[dict[str, object]] = field(default_factory=list)
+
+
+_STOP = object()
+
+
+def split_frontier(blob: bytes) -> tuple[bytes, ...]:
+    return tuple(blob[i : i + 32] for i in range(0, len(blob), 32))
+
+
+class LogWriter:
+    """Appends events to room logs in group-committed transactions.
+
+    Args:
+        db: the database.
+        max_batch: the most requests one transaction takes.
+        clock: returns the current UTC time (tests may pin it).
+        salt: returns 16 random bytes per event.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 1000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        salt: Callable[[], bytes] = lambda: os.urandom(16),
+    ) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._clock = clock
+        self._salt = salt
+        self._queue: asyncio.Queue[_Request | object] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._listeners: list[CommitListener] = []
+        self.batches = 0
+        self.appended = 0
+
+    def add_listener(self, listener: CommitListener) -> None:
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="parley-log-writer")
+
+    async def close(self) -> None:
+        """Write everything queued so far, then stop. Later submissions raise WriterClosed."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._queue.put_nowait(_STOP)
+            await self._task
+
+    # -- submitting ------------------------------------------------------------------------
+
+    async def append(
+        self,
+        room_id: str,
+        event: NewEvent,
+        *,
+        command_id: str | None = None,
+        check: Precondition | None = None,
+    ) -> Appended:
+        """Append one event; returns once it is committed."""
+        return await self.submit(room_id, (event,), command_id=command_id, check=check)
+
+    async def create_room(self, spec: RoomSpec, first: Sequence[NewEvent]) -> Appended:
+        """Create a room and append its first events in the same transaction."""
+        return await self.submit(spec.room_id, tuple(first), create=spec)
+
+    async def submit(
+        self,
+        room_id: str,
+        new_events: Sequence[NewEvent],
+        *,
+        command_id: str | None = None,
+        create: RoomSpec | None = None,
+        check: Precondition | None = None,
+    ) -> Appended:
+        """Append ``new_events`` contiguously, atomically, and wait for the commit."""
+        if self._closed:
+            raise WriterClosed()
+        if not new_events:
+            raise ValueError("nothing to append")
+        if command_id is not None and new_events[0].seat is None:
+            raise ValueError("a command id needs the acting seat")
+        self.start()
+        future: asyncio.Future[Appended] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(
+            _Request(room_id, tuple(new_events), future, command_id, create, check)
+        )
+        return await future
+
+    # -- the writing task ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            item = await self._queue.get()
+            if item is _STOP:
+                break
+            batch = [item]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            await self._write([r for r in batch if isinstance(r, _Request)])
+
+    async def _write(self, batch: list[_Request]) -> None:
+        try:
+            stored = await self._commit(batch)
+        except Exception:
+            if len(batch) == 1:
+                log.exception("append to room %s failed", batch[0].room_id)
+                stored = []
+                self._fail(batch[0], batch[0].error or RuntimeError("append failed"))
+            else:
+                # One bad request must not sink the others: retry each on its own.
+                stored = []
+                for request in batch:
+                    request.result = request.error = None
+                    request.rows = []
+                    try:
+                        stored += await self._commit([request])
+                    except Exception as exc:
+                        log.warning("append to room %s refused: %s", request.room_id, exc)
+                        self._fail(request, request.error or exc)
+        else:
+            self.batches += 1
+        self.appended += len(stored)
+        for request in batch:
+            if request.future.done():
+                continue  # the waiter was cancelled; its events are written all the same
+            if request.result is not None:
+                request.future.set_result(request.result)
+            elif request.error is not None:
+                request.future.set_exception(request.error)
+        if stored:
+            for listener in self._listeners:
+                try:
+                    listener(stored)
+                except Exception:
+                    log.exception("commit listener failed")
+
+    @staticmethod
+    def _fail(request: _Request, error: BaseException) -> None:
+        request.result = None
+        request.error = error
+
+    async def _commit(self, batch: list[_Request]) -> list[StoredEvent]:
+        """Write ``batch`` in one transaction; fills each request's result or error."""
+        async with self._db.write_engine.begin() as conn:
+            heads = await self._lock_heads(conn, batch)
+            seen = await _existing_commands(conn, batch)
+            stored: list[StoredEvent] = []
+            for request in batch:
+                if request.error is not None:
+                    continue
+                head = heads.get(request.room_id)
+                if head is None:
+                    request.error = RoomNotFound(request.room_id)
+                    continue
+                if request.command_id is not None:
+                    key = (request.room_id, request.events[0].seat, request.command_id)
+                    if key in seen:
+                        request.result = Appended((seen[key],), duplicate=True)
+                        continue
+                try:
+                    if request.check is not None:
+                        request.check(head)
+                    new = self._number(request, head)
+                except Exception as exc:
+                    request.error = exc
+                    continue
+                if request.command_id is not None:
+                    seen[(request.room_id, new[0].seat, request.command_id)] = new[0]
+                request.result = Appended(tuple(new))
+                stored += new
+            await self._insert(conn, batch, heads, stored)
+        return stored
+
+    async def _lock_heads(
+        self, conn: AsyncConnection, batch: list[_Request]
+    ) -> dict[str, RoomHead]:
+        heads: dict[str, RoomHead] = {}
+        created = [r.create.room_id for r in batch if r.create is not None]
+        taken: set[str] = set()
+        if created:
+            found = await conn.execute(select(rooms.c.id).where(rooms.c.id.in_(created)))
+            taken = set(found.scalars())
+        for request in batch:
+            spec = request.create
+            if spec is None:
+                continue
+            if spec.room_id in heads or spec.room_id in taken:
+                request.error = RoomExists(spec.room_id)
+                continue
+            heads[spec.room_id] = RoomHead(spec.room_id, 0, spec.stage, ())
+            await conn.execute(
+                insert(rooms).values(
+                    id=spec.room_id,
+                    title=spec.title,
+                    created_at=self._clock(),
+                    size=0,
+                    stage=spec.stage,
+                    tree_frontier=b"",
+                )
+            )
+        wanted = sorted({r.room_id for r in batch if r.create is None} - heads.keys())
+        if wanted:
+            query = (
+                select(rooms.c.id, rooms.c.size, rooms.c.stage, rooms.c.tree_frontier)
+                .where(rooms.c.id.in_(wanted))
+                .order_by(rooms.c.id)
+            )
+            if self._db.kind == "postgresql":
+                query = query.with_for_update()
+            for row in await conn.execute(query):
+                heads[row.id] = RoomHead(
+                    row.id, row.size, row.stage, split_frontier(row.tree_frontier)
+                )
+        return heads
+
+    def _number(self, request: _Request, head: RoomHead) -> list[StoredEvent]:
+        """Give the request's events their seq, stage, time and salt; advance ``head``."""
+        now = self._clock()
+        ts = format_timestamp(now)
+        size, stage = head.size, head.stage
+        out: list[StoredEvent] = []
+        for i, event in enumerate(request.events):
+            seq = size + 1
+            salt = self._salt()
+            record = canonical_json(
+                build_record(
+                    room=request.room_id,
+                    seq=seq,
+                    kind=event.kind,
+                    stage=stage,
+                    seat=event.seat,
+                    party=event.party,
+                    thread=event.thread,
+                    ts=ts,
+                    salt=salt,
+                    body=event.body,
+                )
+            )
+            out.append(
+                StoredEvent(
+                    room_id=request.room_id,
+                    seq=seq,
+                    kind=event.kind,
+                    stage=stage,
+                    seat=event.seat,
+                    party=event.party,
+                    thread=event.thread,
+                    created_at=now,
+                    salt=salt,
+                    record=record,
+                    leaf_hash=leaf_hash(record),
+                    command_id=request.command_id if i == 0 else None,
+                )
+            )
+            size = seq
+            if event.kind == EventKind.STAGE_CHANGED:
+                # The stage-change event itself carries the stage it leaves; later ones the new.
+                stage = str(event.body["to"])
+        head.size, head.stage = size, stage
+        return out
+
+    async def _insert(
+        self,
+        conn: AsyncConnection,
+        batch: list[_Request],
+        heads: dict[str, RoomHead],
+        stored: list[StoredEvent],
+    ) -> None:
+        if not stored:
+            return
+        await conn.execute(insert(events), [_event_row(e) for e in stored])
+        by_room: dict[str, list[bytes]] = {}
+        for event in stored:
+            by_room.setdefault(event.room_id, []).append(event.leaf_hash)
+        node_rows: list[dict[str, object]] = []
+        head_rows: list[dict[str, object]] = []
+        for room_id, leaves in by_room.items():
+            head = heads[room_id]
+            old_size = head.size - len(leaves)
+            frontier, nodes = append_leaves(Frontier(old_size, head.frontier), leaves)
+            head.frontier = frontier.nodes
+            node_rows += [
+                {"room_id": room_id, "level": level, "idx": idx, "hash": digest}
+                for level, idx, digest in nodes
+            ]
+            head_rows.append(
+                {
+                    "b_id": room_id,
+                    "b_size": head.size,
+                    "b_stage": head.stage,
+                    "b_frontier": b"".join(frontier.nodes),
+                }
+            )
+        if node_rows:
+            await conn.execute(insert(merkle_nodes), node_rows)
+        await conn.execute(
+            update(rooms)
+            .where(rooms.c.id == bindparam("b_id"))
+            .values(
+                size=bindparam("b_size"),
+                stage=bindparam("b_stage"),
+                tree_frontier=bindparam("b_frontier"),
+            ),
+            head_rows,
+        )
+
+
+def _event_row(event: StoredEvent) -> dict[str, object]:
+    return {
+        "room_id": event.room_id,
+        "seq": event.seq,
+        "kind": event.kind,
+        "stage": event.stage,
+        "actor_seat": event.seat,
+        "actor_party": event.party,
+        "thread_id": event.thread,
+        "created_at": event.created_at,
+        "salt": event.salt,
+        "record": event.record,
+        "leaf_hash": event.leaf_hash,
+        "command_id": event.command_id,
+    }
+
+
+async def _existing_commands(
+    conn: AsyncConnection, batch: list[_Request]
+) -> dict[tuple[str, str | None, str], StoredEvent]:
+    keys = {(r.room_id, r.events[0].seat, r.command_id) for r in batch if r.command_id is not None}
+    if not keys:
+        return {}
+    query = select(events).where(
+        tuple_(events.c.room_id, events.c.actor_seat, events.c.command_id).in_(list(keys))
+    )
+    found: dict[tuple[str, str | None, str], StoredEvent] = {}
+    for row in await conn.execute(query):
+        found[(row.room_id, row.actor_seat, row.command_id)] = stored_from_row(row)
+    return found
+
+
+def stored_from_row(row: object) -> StoredEvent:
+    """A :class:`StoredEvent` from a row of ``events``."""
+    r = row._mapping  # type: ignore[attr-defined]
+    created = r["created_at"]
+    if created.tzinfo is None:  # SQLite keeps no zone; every stored time is UTC
+        created = created.replace(tzinfo=UTC)
+    return StoredEvent(
+        room_id=r["room_id"],
+        seq=r["seq"],
+        kind=r["kind"],
+        stage=r["stage"],
+        seat=r["actor_seat"],
+        party=r["actor_party"],
+        thread=r["thread_id"],
+        created_at=created,
+        salt=bytes(r["salt"]),
+        record=bytes(r["record"]),
+        leaf_hash=bytes(r["leaf_hash"]),
+        command_id=r["command_id"],
+    )

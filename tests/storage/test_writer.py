@@ -1,0 +1,212 @@
+"""The append path: numbering, records, group commit, command ids, failures, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+import pytest
+
+from server.domain.events import EventKind, parse_timestamp
+from server.ledger.canonical import CanonicalError, canonical_json
+from server.ledger.merkle import Frontier, root_from_frontier, root_from_leaf_hashes
+from server.storage import log_reader
+from server.storage.database import Database
+from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
+from server.storage.writer import LogWriter
+from tests.factories import make_event, make_room_spec, room_created
+
+
+async def new_room(writer: LogWriter, **overrides: object) -> str:
+    spec = make_room_spec(**overrides)
+    await writer.create_room(spec, [room_created()])
+    return spec.room_id
+
+
+async def test_room_log_starts_at_seq_1_with_room_created(
+    writer: LogWriter, database: Database
+) -> None:
+    spec = make_room_spec()
+    appended = await writer.create_room(spec, [room_created("Paris talks")])
+    assert [e.seq for e in appended.events] == [1]
+    async with database.engine.connect() as conn:
+        stored = await log_reader.read_events(conn, spec.room_id)
+    assert [(e.seq, e.kind) for e in stored] == [(1, "room_created")]
+
+
+async def test_record_is_canonical_and_leaf_hash_covers_it(
+    writer: LogWriter, database: Database
+) -> None:
+    room = await new_room(writer, stage="opening")
+    sent = make_event(body={"text": "Nous proposons…", "count": 12})
+    appended = await writer.append(room, sent)
+    async with database.engine.connect() as conn:
+        (stored,) = await log_reader.read_events(conn, room, after=1)
+    record = json.loads(stored.record)
+    assert canonical_json(record) == stored.record
+    assert stored.leaf_hash == hashlib.sha256(b"\x00" + stored.record).digest()
+    assert stored == appended.first
+    assert record["seq"] == 2
+    assert record["room"] == room
+    assert record["kind"] == "message_posted"
+    assert record["stage"] == "opening"
+    assert record["actor"] == {"seat": "seat-us-1", "party": "us"}
+    assert record["thread"] == "plenary"
+    assert record["body"] == {"text": "Nous proposons…", "count": 12}
+    assert len(bytes.fromhex(record["salt"])) == 16
+    assert parse_timestamp(record["ts"]) == stored.created_at
+
+
+async def test_salts_differ_so_equal_messages_hash_differently(writer: LogWriter) -> None:
+    room = await new_room(writer)
+    first = await writer.append(room, make_event(body={"text": "yes"}))
+    second = await writer.append(room, make_event(body={"text": "yes"}))
+    assert first.first.leaf_hash != second.first.leaf_hash
+
+
+async def test_stage_change_is_stamped_with_the_stage_it_leaves(writer: LogWriter) -> None:
+    room = await new_room(writer)
+    appended = await writer.submit(
+        room,
+        [
+            make_event(),
+            make_event(
+                kind=EventKind.STAGE_CHANGED.value,
+                body={"from": "pre-negotiation", "to": "opening"},
+            ),
+            make_event(),
+        ],
+    )
+    assert [e.stage for e in appended.events] == ["pre-negotiation", "pre-negotiation", "opening"]
+    later = await writer.append(room, make_event())
+    assert later.first.stage == "opening"
+
+
+async def test_concurrent_appends_share_transactions(writer: LogWriter) -> None:
+    room = await new_room(writer)
+    before = writer.batches
+    results = await asyncio.gather(*(writer.append(room, make_event()) for _ in range(200)))
+    assert sorted(r.first.seq for r in results) == list(range(2, 202))
+    assert writer.batches - before < 200
+
+
+async def test_acknowledged_event_is_visible_to_a_new_connection(
+    writer: LogWriter, db_url: str
+) -> None:
+    room = await new_room(writer)
+    appended = await writer.append(room, make_event())
+    other = Database(db_url)
+    try:
+        async with other.engine.connect() as conn:
+            events = await log_reader.read_events(conn, room)
+    finally:
+        await other.dispose()
+    assert events[-1] == appended.first
+
+
+async def test_repeated_command_id_is_answered_with_the_first_event(
+    writer: LogWriter, database: Database
+) -> None:
+    room = await new_room(writer)
+    first = await writer.append(room, make_event(), command_id="c-1")
+    again = await writer.append(room, make_event(body={"text": "different"}), command_id="c-1")
+    together = await asyncio.gather(
+        *(writer.append(room, make_event(), command_id="c-2") for _ in range(5))
+    )
+    assert not first.duplicate and again.duplicate
+    assert again.first == first.first
+    assert len({r.first.seq for r in together}) == 1
+    assert sum(not r.duplicate for r in together) == 1
+    async with database.engine.connect() as conn:
+        assert len(await log_reader.read_events(conn, room)) == 3
+
+
+async def test_same_command_id_from_another_seat_is_a_new_command(writer: LogWriter) -> None:
+    room = await new_room(writer)
+    a = await writer.append(room, make_event(seat="seat-a"), command_id="c-1")
+    b = await writer.append(room, make_event(seat="seat-b"), command_id="c-1")
+    assert not b.duplicate and b.first.seq == a.first.seq + 1
+
+
+async def test_one_bad_request_does_not_sink_its_batch(
+    writer: LogWriter, database: Database
+) -> None:
+    room = await new_room(writer)
+    outcomes = await asyncio.gather(
+        writer.append(room, make_event()),
+        writer.append("no-such-room", make_event()),
+        writer.append(room, make_event(body={"ratio": 0.5})),
+        writer.create_room(make_room_spec(room_id=room), [room_created()]),
+        writer.append(room, make_event()),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[1], RoomNotFound)
+    assert isinstance(outcomes[2], CanonicalError) and "/body/ratio" in str(outcomes[2])
+    assert isinstance(outcomes[3], RoomExists)
+    async with database.engine.connect() as conn:
+        events = await log_reader.read_events(conn, room)
+    assert [e.seq for e in events] == [1, 2, 3]
+
+
+async def test_precondition_refuses_only_its_request(writer: LogWriter) -> None:
+    room = await new_room(writer)
+
+    def closed(head: object) -> None:
+        raise PermissionError("thread closed")
+
+    with pytest.raises(PermissionError):
+        await writer.append(room, make_event(), check=closed)
+    assert (await writer.append(room, make_event())).first.seq == 2
+
+
+async def test_cancelled_callers_lose_and_reorder_nothing(
+    writer: LogWriter, database: Database
+) -> None:
+    room = await new_room(writer)
+    acknowledged: list[tuple[int, int, int]] = []
+
+    async def speaker(who: int) -> None:
+        for n in range(40):
+            appended = await writer.append(room, make_event(body={"who": who, "n": n}))
+            acknowledged.append((who, n, appended.first.seq))
+
+    tasks = [asyncio.create_task(speaker(who)) for who in range(20)]
+    await asyncio.sleep(0.05)
+    for task in tasks[::2]:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await writer.close()
+    async with database.engine.connect() as conn:
+        events = await log_reader.read_events(conn, room)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    by_seq = {e.seq: json.loads(e.record)["body"] for e in events}
+    for who, n, seq in acknowledged:
+        assert by_seq[seq] == {"who": who, "n": n}
+    for who in range(20):
+        counters = [b["n"] for _, b in sorted(by_seq.items()) if b.get("who") == who]
+        assert counters == list(range(len(counters))), f"speaker {who} reordered or lost"
+    assert sum(t.cancelled() for t in tasks) == 10
+
+
+async def test_closed_writer_refuses_new_appends(writer: LogWriter) -> None:
+    room = await new_room(writer)
+    await writer.close()
+    with pytest.raises(WriterClosed):
+        await writer.append(room, make_event())
+
+
+async def test_room_head_tracks_size_stage_and_tree(writer: LogWriter, database: Database) -> None:
+    room = await new_room(writer)
+    for _ in range(3):
+        await asyncio.gather(*(writer.append(room, make_event()) for _ in range(7)))
+    await writer.append(
+        room, make_event(kind=EventKind.STAGE_CHANGED.value, body={"from": "x", "to": "opening"})
+    )
+    async with database.engine.connect() as conn:
+        head = await log_reader.get_room(conn, room)
+        leaves = await log_reader.leaf_hashes(conn, room)
+    assert head is not None
+    assert head.size == len(leaves) == 23
+    assert head.stage == "opening"
+    assert root_from_frontier(Frontier(head.size, head.frontier)) == root_from_leaf_hashes(leaves)

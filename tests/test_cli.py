@@ -1,0 +1,118 @@
+"""The ``parley`` command: help, clear one-line errors, ``db upgrade`` and ``serve``."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.support import databases
+from tests.support.processes import ServerProcess, parley_env, run_parley
+from tests.support.services import need, postgres_problem
+
+
+def assert_one_line_error(result: object, *fragments: str) -> None:
+    assert result.returncode != 0  # type: ignore[attr-defined]
+    stderr = result.stderr.strip()  # type: ignore[attr-defined]
+    assert "Traceback" not in stderr
+    assert len(stderr.splitlines()) == 1, stderr
+    assert stderr.startswith("parley: ")
+    for fragment in fragments:
+        assert fragment in stderr, stderr
+
+
+@pytest.mark.parametrize("verb", [[], ["serve"], ["db"], ["db", "upgrade"]])
+def test_every_verb_has_help(verb: list[str]) -> None:
+    result = run_parley(*verb, "--help", env=parley_env())
+    assert result.returncode == 0
+    assert "usage: parley" in result.stdout
+
+
+def test_bad_database_url_is_one_line(tmp_path: Path) -> None:
+    env = parley_env(PARLEY_DATA_DIR=str(tmp_path), PARLEY_DATABASE_URL="mysql://x@y/z")
+    assert_one_line_error(run_parley("db", "upgrade", env=env), "PARLEY_DATABASE_URL", "mysql")
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    env = parley_env(
+        PARLEY_DATA_DIR=str(tmp_path),
+        PARLEY_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:1/parley",
+    )
+    for verb in (["db", "upgrade"], ["serve"]):
+        assert_one_line_error(run_parley(*verb, env=env), "cannot open database", "127.0.0.1:1")
+
+
+def test_unwritable_data_folder_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = parley_env(PARLEY_DATA_DIR=str(blocker / "var"))
+    for verb in (["db", "upgrade"], ["serve"]):
+        assert_one_line_error(run_parley(*verb, env=env), "data folder", "PARLEY_DATA_DIR")
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    env = parley_env(PARLEY_DATA_DIR=str(tmp_path))
+    assert_one_line_error(run_parley("serve", env=env), "parley db upgrade")
+
+
+def test_bad_setting_value_is_one_line(tmp_path: Path) -> None:
+    env = parley_env(PARLEY_DATA_DIR=str(tmp_path), PARLEY_PORT="eighty")
+    assert_one_line_error(run_parley("serve", env=env), "PARLEY_PORT")
+
+
+def health(server: ServerProcess) -> dict[str, object]:
+    with urllib.request.urlopen(server.base_url + "/api/v1/health", timeout=5) as response:
+        assert response.status == 200
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_upgrade_then_serve_on_sqlite_answers_health(tmp_path: Path) -> None:
+    env = parley_env(PARLEY_DATA_DIR=str(tmp_path / "var"))
+    upgraded = run_parley("db", "upgrade", env=env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert (tmp_path / "var" / "parley.db").is_file()
+    server = ServerProcess(env)
+    server.start()
+    try:
+        answer = health(server)
+    finally:
+        assert server.stop() == 0
+    assert answer["status"] == "ok"
+    assert answer["database"] == "sqlite"
+    assert isinstance(answer["version"], str) and answer["version"]
+
+
+def test_upgrade_then_serve_on_postgresql_answers_health(tmp_path: Path) -> None:
+    need("PostgreSQL", postgres_problem())
+    name = databases.create_postgres()
+    try:
+        env = parley_env(
+            PARLEY_DATA_DIR=str(tmp_path), PARLEY_DATABASE_URL=databases.postgres_url(name)
+        )
+        assert run_parley("db", "upgrade", env=env).returncode == 0
+        server = ServerProcess(env)
+        server.start()
+        try:
+            assert health(server)["database"] == "postgresql"
+        finally:
+            server.stop()
+    finally:
+        databases.drop_postgres(name)
+
+
+def test_unknown_api_path_is_a_json_error(tmp_path: Path) -> None:
+    env = parley_env(PARLEY_DATA_DIR=str(tmp_path))
+    assert run_parley("db", "upgrade", env=env).returncode == 0
+    server = ServerProcess(env)
+    server.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(server.base_url + "/api/v1/nothing-here", timeout=5)
+    finally:
+        server.stop()
+    assert caught.value.code == 404
+    assert json.loads(caught.value.read())["error"]["code"] == "not_found"
