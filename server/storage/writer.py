@@ -174,7 +174,15 @@ class LogWriter:
                     stopping = True
                     break
                 batch.append(nxt)
-            await self._write([r for r in batch if isinstance(r, _Request)])
+            requests = [r for r in batch if isinstance(r, _Request)]
+            try:
+                await self._write(requests)
+            except Exception as exc:
+                # A bug here must not kill the writer: every later append would hang.
+                log.exception("log writer failed on a batch of %d", len(requests))
+                for request in requests:
+                    if not request.future.done():
+                        request.future.set_exception(exc)
 
     async def _write(self, batch: list[_Request]) -> None:
         try:

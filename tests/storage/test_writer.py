@@ -210,3 +210,18 @@ async def test_room_head_tracks_size_stage_and_tree(writer: LogWriter, database:
     assert head.size == len(leaves) == 23
     assert head.stage == "opening"
     assert root_from_frontier(Frontier(head.size, head.frontier)) == root_from_leaf_hashes(leaves)
+
+
+async def test_writer_survives_a_failing_commit_listener(writer: LogWriter) -> None:
+    room = await new_room(writer)
+    heard: list[int] = []
+
+    def broken(events: object) -> None:
+        raise RuntimeError("listener bug")
+
+    writer.add_listener(broken)
+    writer.add_listener(lambda events: heard.extend(e.seq for e in events))  # type: ignore[attr-defined]
+    first = await writer.append(room, make_event())
+    second = await writer.append(room, make_event())
+    assert (first.first.seq, second.first.seq) == (2, 3)
+    assert heard == [2, 3]
