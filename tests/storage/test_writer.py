@@ -220,7 +220,7 @@ async def test_writer_survives_a_failing_commit_listener(writer: LogWriter) -> N
         raise RuntimeError("listener bug")
 
     writer.add_listener(broken)
-    writer.add_listener(lambda events: heard.extend(e.seq for e in events))  # type: ignore[attr-defined]
+    writer.add_listener(lambda events: heard.extend(e.seq for e in events))
     first = await writer.append(room, make_event())
     second = await writer.append(room, make_event())
     assert (first.first.seq, second.first.seq) == (2, 3)
