@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -94,6 +95,42 @@ async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_exercise_start(settings: Settings, args: argparse.Namespace) -> int:
+    from server.exercise.scenarios import SCENARIOS
+    from server.services.access import AccessService
+    from server.services.rooms import RoomService
+    from server.services.states import RoomStates
+    from server.storage.migrate import schema_is_current
+    from server.storage.writer import LogWriter
+
+    make = SCENARIOS.get(args.scenario)
+    if make is None:
+        known = ", ".join(sorted(SCENARIOS))
+        raise CliError(f"no bundled scenario {args.scenario!r} (bundled: {known})", status=2)
+    db = await _open_database(settings)
+    writer = LogWriter(db)
+    try:
+        current_ok, current, head = await schema_is_current(db.engine)
+        if not current_ok:
+            raise CliError(
+                f"database schema is at {current or 'nothing'}, not {head}: run `parley db upgrade`"
+            )
+        writer.start()
+        rooms = RoomService(writer, RoomStates(db), AccessService(db, settings.public_url))
+        created = await rooms.create(make())
+    finally:
+        await writer.close()
+        await db.dispose()
+    if args.json:
+        print(json.dumps(created.as_json(), indent=2))
+    else:
+        print(f"room {created.room_id}: {created.title}")
+        for seat in created.seats:
+            who = f"{seat.role.value}" + (f" ({seat.party})" if seat.party else "")
+            print(f"  {seat.name:<32} {who:<20} {seat.invite_url}")
+    return 0
+
+
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
@@ -117,6 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upgrade.add_argument("revision", nargs="?", default="head", help="target revision")
     upgrade.set_defaults(run=cmd_db_upgrade)
+
+    exercise = verbs.add_parser("exercise", help="training exercises", description="Exercises.")
+    ex_verbs = exercise.add_subparsers(dest="exercise_verb", metavar="COMMAND", required=True)
+    start = ex_verbs.add_parser(
+        "start",
+        help="create a room from a scenario and print every seat's invite link",
+        description="Create a room from a bundled scenario; print the room and every seat.",
+    )
+    start.add_argument("scenario", metavar="SCENARIO", help="a bundled scenario name: tutorial")
+    start.add_argument("--json", action="store_true", help="print one JSON object (DESIGN §8)")
+    start.set_defaults(run=cmd_exercise_start)
     return parser
 
 

@@ -27,6 +27,12 @@ class Settings:
         host, port: where ``parley serve`` listens.
         sqlite_synchronous: SQLite ``synchronous`` pragma; FULL makes a commit survive power loss.
         max_batch: the most events one group commit writes.
+        max_frame_bytes: WebSocket text frames above this are refused (``frame_too_large``);
+            above 16 times this the socket is closed (1009).
+        max_text_chars: the longest message text.
+        commands_per_second, command_burst: the token bucket of each connection.
+        queue_frames: frames held for a slow reader before it is closed (4008).
+        hello_timeout: seconds a new WebSocket has to send ``hello``.
     """
 
     data_dir: Path
@@ -38,6 +44,12 @@ class Settings:
     port: int = 8080
     sqlite_synchronous: str = "FULL"
     max_batch: int = 1000
+    max_frame_bytes: int = 65_536
+    max_text_chars: int = 8_000
+    commands_per_second: int = 20
+    command_burst: int = 40
+    queue_frames: int = 2_000
+    hello_timeout: float = 10.0
 
     @property
     def database_kind(self) -> str:
@@ -92,6 +104,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         port=_int(env, "PARLEY_PORT", 8080, 0, 65535),
         sqlite_synchronous=synchronous,
         max_batch=_int(env, "PARLEY_MAX_BATCH", 1000, 1, 100_000),
+        max_frame_bytes=_int(env, "PARLEY_MAX_FRAME_BYTES", 65_536, 1024, 16 * 2**20),
+        max_text_chars=_int(env, "PARLEY_MAX_TEXT_CHARS", 8_000, 1, 1_000_000),
+        commands_per_second=_int(env, "PARLEY_COMMANDS_PER_SECOND", 20, 1, 100_000),
+        command_burst=_int(env, "PARLEY_COMMAND_BURST", 40, 1, 100_000),
+        queue_frames=_int(env, "PARLEY_QUEUE_FRAMES", 2_000, 10, 1_000_000),
+        hello_timeout=float(_int(env, "PARLEY_HELLO_TIMEOUT", 10, 1, 3600)),
     )
 
 

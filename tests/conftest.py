@@ -10,6 +10,7 @@ import pytest
 from server.storage.database import Database
 from server.storage.writer import LogWriter
 from tests.support import databases
+from tests.support.live import LiveServer
 from tests.support.services import REQUIRE_SERVICES, missing, need, postgres_problem
 
 DATABASE_KINDS = ["sqlite", "postgresql"]
@@ -70,3 +71,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             bold=True,
         )
     terminalreporter.write_line(bar, red=True, bold=True)
+
+
+@pytest.fixture
+def live_server(db_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A real server on a free port over a fresh database of each kind."""
+    server = LiveServer(db_url, tmp_path / "data")
+    server.start()
+    yield server
+    if server.process.proc is not None and server.process.proc.poll() is None:
+        server.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +22,7 @@ class RoomRow:
     size: int
     stage: str
     frontier: tuple[bytes, ...]
+    state_seq: int = 0
 
 
 async def get_room(conn: AsyncConnection, room_id: str) -> RoomRow | None:
@@ -30,19 +31,36 @@ async def get_room(conn: AsyncConnection, room_id: str) -> RoomRow | None:
         return None
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
     return RoomRow(
-        row.id, row.title, created, row.size, row.stage, split_frontier(row.tree_frontier)
+        row.id,
+        row.title,
+        created,
+        row.size,
+        row.stage,
+        split_frontier(row.tree_frontier),
+        row.state_seq,
     )
 
 
 async def read_events(
-    conn: AsyncConnection, room_id: str, *, after: int = 0, limit: int | None = None
+    conn: AsyncConnection,
+    room_id: str,
+    *,
+    after: int = 0,
+    limit: int | None = None,
+    through: int | None = None,
+    kinds: Collection[str] | None = None,
 ) -> list[StoredEvent]:
-    """Events of ``room_id`` with ``seq > after``, in ``seq`` order, at most ``limit``."""
+    """Events of ``room_id`` with ``after < seq <= through``, in ``seq`` order, at most ``limit``,
+    only of ``kinds`` if given."""
     query = (
         select(events)
         .where(events.c.room_id == room_id, events.c.seq > after)
         .order_by(events.c.seq)
     )
+    if through is not None:
+        query = query.where(events.c.seq <= through)
+    if kinds is not None:
+        query = query.where(events.c.kind.in_(sorted(kinds)))
     if limit is not None:
         query = query.limit(limit)
     return [stored_from_row(row) for row in await conn.execute(query)]
@@ -76,3 +94,16 @@ async def leaf_hashes(conn: AsyncConnection, room_id: str) -> Sequence[bytes]:
     """Every leaf hash of the room in ``seq`` order (for rebuilding and checking)."""
     query = select(events.c.leaf_hash).where(events.c.room_id == room_id).order_by(events.c.seq)
     return [bytes(d) for d in (await conn.execute(query)).scalars()]
+
+
+async def find_command(
+    conn: AsyncConnection, room_id: str, seat_id: str, command_id: str
+) -> StoredEvent | None:
+    """The event a seat's command id appended, if any."""
+    query = select(events).where(
+        events.c.room_id == room_id,
+        events.c.actor_seat == seat_id,
+        events.c.command_id == command_id,
+    )
+    row = (await conn.execute(query)).first()
+    return None if row is None else stored_from_row(row)

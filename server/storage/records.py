@@ -35,6 +35,8 @@ class RoomHead:
     size: int
     stage: str
     frontier: tuple[bytes, ...]
+    state_seq: int = 0
+    """The seq of the room's last state-changing event."""
 
 
 @dataclass(frozen=True, slots=True)

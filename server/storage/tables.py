@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     LargeBinary,
     MetaData,
     SmallInteger,
@@ -50,6 +51,7 @@ class Room(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     stage: Mapped[str] = mapped_column(String(64))
     tree_frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    state_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Event(Base):
@@ -81,6 +83,35 @@ class MerkleNode(Base):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
+class Invite(Base):
+    """An invite link's token, stored only as its SHA-256; rotating a seat revokes the old one."""
+
+    __tablename__ = "invites"
+    __table_args__ = (Index(None, "room_id", "seat_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    room_id: Mapped[str] = mapped_column(ID)
+    seat_id: Mapped[str] = mapped_column(ID)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Session(Base):
+    """A session made by redeeming an invite (cookie or bearer token), stored hashed."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index(None, "invite_hash"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    room_id: Mapped[str] = mapped_column(ID)
+    seat_id: Mapped[str] = mapped_column(ID)
+    invite_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 rooms = cast(Table, Room.__table__)
 events = cast(Table, Event.__table__)
 merkle_nodes = cast(Table, MerkleNode.__table__)
+invites = cast(Table, Invite.__table__)
+sessions = cast(Table, Session.__table__)

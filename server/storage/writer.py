@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.domain.events import EventKind, build_record, format_timestamp
+from server.domain.room import STATE_KINDS
 from server.ledger.canonical import canonical_json
 from server.ledger.merkle import Frontier, append_leaves, leaf_hash
 from server.storage.database import Database
@@ -146,6 +147,24 @@ class LogWriter:
         check: Precondition | None = None,
     ) -> Appended:
         """Append ``new_events`` contiguously, atomically, and wait for the commit."""
+        return await self.enqueue(
+            room_id, new_events, command_id=command_id, create=create, check=check
+        )
+
+    def enqueue(
+        self,
+        room_id: str,
+        new_events: Sequence[NewEvent],
+        *,
+        command_id: str | None = None,
+        create: RoomSpec | None = None,
+        check: Precondition | None = None,
+    ) -> asyncio.Future[Appended]:
+        """Queue an append now and return the future of its outcome.
+
+        Requests are written in the order they are queued, so a caller that queues several
+        without waiting in between (a connection pipelining its commands) keeps their order.
+        """
         if self._closed:
             raise WriterClosed()
         if not new_events:
@@ -157,7 +176,7 @@ class LogWriter:
         self._queue.put_nowait(
             _Request(room_id, tuple(new_events), future, command_id, create, check)
         )
-        return await future
+        return future
 
     # -- the writing task ------------------------------------------------------------------
 
@@ -273,7 +292,7 @@ class LogWriter:
             if spec.room_id in heads or spec.room_id in taken:
                 request.error = RoomExists(spec.room_id)
                 continue
-            heads[spec.room_id] = RoomHead(spec.room_id, 0, spec.stage, ())
+            heads[spec.room_id] = RoomHead(spec.room_id, 0, spec.stage, (), 0)
             await conn.execute(
                 insert(rooms).values(
                     id=spec.room_id,
@@ -282,12 +301,19 @@ class LogWriter:
                     size=0,
                     stage=spec.stage,
                     tree_frontier=b"",
+                    state_seq=0,
                 )
             )
         wanted = sorted({r.room_id for r in batch if r.create is None} - heads.keys())
         if wanted:
             query = (
-                select(rooms.c.id, rooms.c.size, rooms.c.stage, rooms.c.tree_frontier)
+                select(
+                    rooms.c.id,
+                    rooms.c.size,
+                    rooms.c.stage,
+                    rooms.c.tree_frontier,
+                    rooms.c.state_seq,
+                )
                 .where(rooms.c.id.in_(wanted))
                 .order_by(rooms.c.id)
             )
@@ -295,7 +321,7 @@ class LogWriter:
                 query = query.with_for_update()
             for row in await conn.execute(query):
                 heads[row.id] = RoomHead(
-                    row.id, row.size, row.stage, split_frontier(row.tree_frontier)
+                    row.id, row.size, row.stage, split_frontier(row.tree_frontier), row.state_seq
                 )
         return heads
 
@@ -339,6 +365,8 @@ class LogWriter:
                 )
             )
             size = seq
+            if event.kind in STATE_KINDS:
+                head.state_seq = seq
             if event.kind == EventKind.STAGE_CHANGED:
                 # The stage-change event itself carries the stage it leaves; later ones the new.
                 stage = str(event.body["to"])
@@ -375,6 +403,7 @@ class LogWriter:
                     "b_size": head.size,
                     "b_stage": head.stage,
                     "b_frontier": b"".join(frontier.nodes),
+                    "b_state_seq": head.state_seq,
                 }
             )
         if node_rows:
@@ -386,6 +415,7 @@ class LogWriter:
                 size=bindparam("b_size"),
                 stage=bindparam("b_stage"),
                 tree_frontier=bindparam("b_frontier"),
+                state_seq=bindparam("b_state_seq"),
             ),
             head_rows,
         )

@@ -1,4 +1,4 @@
-"""The application factory: composes settings, database, log writer and routes once."""
+"""The application factory: composes settings, database, log writer, services and routes once."""
 
 from __future__ import annotations
 
@@ -7,31 +7,68 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.config import Settings
+from server.realtime.hub import Hub
+from server.services.access import AccessService
+from server.services.commands import CommandService
+from server.services.rooms import RoomService
+from server.services.states import RoomStates
 from server.storage.database import Database
 from server.storage.writer import LogWriter
-from server.web import health
+from server.web import api, gateway, health
 from server.web.errors import error_middleware
-from server.web.keys import DATABASE, SETTINGS, WRITER
+from server.web.keys import (
+    ACCESS,
+    COMMANDS,
+    CONNECTIONS,
+    DATABASE,
+    HUB,
+    ROOMS,
+    SETTINGS,
+    STATES,
+    WRITER,
+)
 from server.web.security import security_headers
 
 
 def init_app(settings: Settings) -> web.Application:
     """Build the aiohttp application for ``settings``; resources open on startup."""
-    app = web.Application(middlewares=[security_headers, error_middleware])
+    app = web.Application(
+        middlewares=[security_headers, error_middleware], client_max_size=256 * 1024
+    )
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(_database)
+    app[CONNECTIONS] = set()
+    app.cleanup_ctx.append(_services)
+    app.on_shutdown.append(gateway.close_all)
     app.add_routes(health.routes)
+    app.add_routes(api.routes)
+    app.add_routes(gateway.routes)
     return app
 
 
-async def _database(app: web.Application) -> AsyncIterator[None]:
+async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     await db.check()
     writer = LogWriter(db, max_batch=settings.max_batch)
+    states = RoomStates(db)
+    hub = Hub(db, states)
+    # Order matters: the state cache follows a commit before the hub judges its events.
+    writer.add_listener(states.follow)
+    writer.add_listener(hub.deliver)
     writer.start()
+    access = AccessService(db, settings.public_url)
     app[DATABASE] = db
     app[WRITER] = writer
+    app[STATES] = states
+    app[HUB] = hub
+    app[ACCESS] = access
+    app[ROOMS] = RoomService(
+        writer,
+        states,
+        access,
+        on_revoked=lambda room, seat: gateway.revoke_seat(app, room, seat),
+    )
+    app[COMMANDS] = CommandService(db, writer, states)
     try:
         yield
     finally:

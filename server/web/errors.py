@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from protocol.errors import ErrorCode
+from server.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLong
+from server.services.errors import StaleState, Unauthenticated
 from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,14 @@ class WireError:
 
 
 ERROR_TABLE: dict[type[BaseException], WireError] = {
+    DomainError: WireError(ErrorCode.BAD_REQUEST, 400),
+    Invalid: WireError(ErrorCode.INVALID, 400),
+    TooLong: WireError(ErrorCode.TOO_LONG, 400),
+    NotFound: WireError(ErrorCode.NOT_FOUND, 404),
+    Forbidden: WireError(ErrorCode.FORBIDDEN, 403),
+    Conflict: WireError(ErrorCode.CONFLICT, 409),
+    StaleState: WireError(ErrorCode.CONFLICT, 409),
+    Unauthenticated: WireError(ErrorCode.UNAUTHENTICATED, 401),
     RoomNotFound: WireError(ErrorCode.NOT_FOUND, 404),
     RoomExists: WireError(ErrorCode.CONFLICT, 409),
     WriterClosed: WireError(ErrorCode.UNAVAILABLE, 503),
@@ -46,6 +56,20 @@ def lookup(exc: BaseException) -> WireError | None:
         if cls in ERROR_TABLE:
             return ERROR_TABLE[cls]
     return None
+
+
+def describe(exc: BaseException) -> tuple[ErrorCode, str, int, str | None]:
+    """(code, message, HTTP status, field) for any exception; unknown ones are internal errors,
+    logged by the caller."""
+    if isinstance(exc, ApiError):
+        return exc.code, exc.message, exc.status, exc.field
+    wire = lookup(exc)
+    if wire is None:
+        return ErrorCode.INTERNAL_ERROR, "internal error", 500, None
+    if isinstance(exc, StaleState):
+        return wire.code, "the room kept changing; try again", wire.status, None
+    message = getattr(exc, "message", None) or str(exc)
+    return wire.code, message, wire.status, getattr(exc, "field", None)
 
 
 def error_body(code: ErrorCode, message: str, field: str | None = None) -> dict[str, object]:
@@ -82,8 +106,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code = _HTTP_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
         return error_response(code, exc.reason, exc.status)
     except Exception as exc:
-        wire = lookup(exc)
-        if wire is not None:
-            return error_response(wire.code, str(exc), wire.status)
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(ErrorCode.INTERNAL_ERROR, "internal error", 500)
+        code, message, status, field = describe(exc)
+        if code == ErrorCode.INTERNAL_ERROR:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(code, message, status, field)

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from server.config import Settings
+from server.realtime.hub import Hub
+from server.services.access import AccessService
+from server.services.commands import CommandService
+from server.services.rooms import RoomService
+from server.services.states import RoomStates
 from server.storage.database import Database
 from server.storage.writer import LogWriter
+
+if TYPE_CHECKING:
+    from server.web.gateway import Connection
 
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 WRITER = web.AppKey("writer", LogWriter)
+STATES = web.AppKey("states", RoomStates)
+HUB = web.AppKey("hub", Hub)
+ACCESS = web.AppKey("access", AccessService)
+ROOMS = web.AppKey("rooms", RoomService)
+COMMANDS = web.AppKey("commands", CommandService)
+CONNECTIONS: web.AppKey[set[Connection]] = web.AppKey("connections")

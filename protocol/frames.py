@@ -1,0 +1,303 @@
+"""Frames of the WebSocket protocol: one model per client command and per server event.
+
+Every frame is a JSON object in a text frame with the protocol version ``v`` and a ``type``.
+Client frames are validated strictly (no coercion: ``"3"`` is not an integer, unknown fields are
+refused) by :func:`decode_command`, which turns every defect into a :class:`FrameError` carrying
+the wire error code and the field at fault. The server's frames are built from the same models,
+so both sides share one definition; ``protocol/schema/`` holds the JSON Schema generated from
+them (``make schema``).
+
+A session, in frames (docs/protocol.md has the whole walk-through)::
+
+    -> {"v": 1, "type": "hello", "seats": [{"token": "ps_...", "after": 0}]}
+    <- {"v": 1, "type": "welcome", ...}
+    <- {"v": 1, "type": "event", "room": "r-1", "seq": 1, ...}     replay, then
+    <- {"v": 1, "type": "synced", "room": "r-1", "seq": 9}        live events follow
+    -> {"v": 1, "type": "post_message", "id": "c1", "room": "r-1", "thread": "plenary", ...}
+    <- {"v": 1, "type": "ack", "id": "c1", "room": "r-1", "seq": 10, "duplicate": false}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+)
+
+from protocol import PROTOCOL_VERSION
+from protocol.errors import ErrorCode
+
+
+def _no_surrogates(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text must be valid Unicode (it holds a lone surrogate)") from None
+    return text
+
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+]
+"""Ids of rooms, seats, parties and threads."""
+CommandId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
+]
+"""A client-chosen id; repeating it (same seat, same room) never appends twice."""
+Text = Annotated[str, AfterValidator(_no_surrogates)]
+Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Role = Literal["facilitator", "delegate", "observer"]
+Audience = Literal["observers", "everyone"]
+
+
+class Frame(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    v: Literal[1] = 1
+
+
+# -- client -> server ---------------------------------------------------------------------
+
+
+class SeatResume(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    token: Token
+    """A session token (from redeeming an invite)."""
+    after: Annotated[int, Field(ge=0)] = 0
+    """The last ``seq`` the client holds for this seat's room; 0 replays from the start."""
+
+
+class Hello(Frame):
+    """The first frame of a connection: the seats it acts for and where to resume each."""
+
+    type: Literal["hello"]
+    seats: Annotated[list[SeatResume], Field(min_length=1, max_length=16)]
+
+
+class Command(Frame):
+    """A command: answered by ``ack`` or ``error`` carrying the same ``id``."""
+
+    id: CommandId
+
+
+class RoomCommand(Command):
+    room: Identifier
+
+
+class PostMessage(RoomCommand):
+    """Post a message to a thread the seat may write in."""
+
+    type: Literal["post_message"]
+    thread: Identifier
+    text: Text
+
+
+class OpenBackchannel(RoomCommand):
+    """Open a back-channel from the seat's party (its head of delegation) to other parties."""
+
+    type: Literal["open_backchannel"]
+    parties: Annotated[list[Identifier], Field(min_length=1, max_length=16)]
+    title: Annotated[Text, Field(max_length=200)] = ""
+
+
+class AcceptBackchannel(RoomCommand):
+    """Accept, for the seat's party (its head of delegation), a back-channel it was invited to."""
+
+    type: Literal["accept_backchannel"]
+    thread: Identifier
+
+
+class DiscloseThread(RoomCommand):
+    """Disclose a back-channel or caucus (facilitator only) to observers or to everyone."""
+
+    type: Literal["disclose_thread"]
+    thread: Identifier
+    to: Audience
+
+
+class Ping(Command):
+    """Answered by ``pong``; also counts against the command rate."""
+
+    type: Literal["ping"]
+
+
+ClientCommand = PostMessage | OpenBackchannel | AcceptBackchannel | DiscloseThread | Ping
+ClientFrame = Annotated[Hello | ClientCommand, Field(discriminator="type")]
+CLIENT_TYPES: dict[str, type[Frame]] = {
+    "hello": Hello,
+    "post_message": PostMessage,
+    "open_backchannel": OpenBackchannel,
+    "accept_backchannel": AcceptBackchannel,
+    "disclose_thread": DiscloseThread,
+    "ping": Ping,
+}
+
+
+# -- server -> client ---------------------------------------------------------------------
+
+
+class SeatInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    room: str
+    seat: str
+    role: Role
+    party: str | None
+    name: str
+    head: bool
+    """Head of delegation."""
+    stage: str
+    """The room's stage when the connection was greeted."""
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_frame_bytes: int
+    """Text frames above this get ``frame_too_large``; far above it the socket closes (1009)."""
+    max_text_chars: int
+    commands_per_second: int
+    command_burst: int
+    queue_frames: int
+    """Frames the server holds for a slow reader before closing it with 4008."""
+
+
+class Welcome(Frame):
+    type: Literal["welcome"] = "welcome"
+    protocol: int = PROTOCOL_VERSION
+    server: str
+    seats: list[SeatInfo]
+    limits: Limits
+
+
+class EventFrame(Frame):
+    """One event of a room's log, as this viewer may see it.
+
+    ``full``: ``record`` is the exact record whose RFC 8785 bytes the log hashes, so
+    ``leaf_hash == SHA-256(0x00 || canonical(record))`` can be checked by the client.
+    ``sealed``: the viewer learns that the event exists, its kind, stage, time and leaf hash,
+    and ``record`` is null.
+    """
+
+    type: Literal["event"] = "event"
+    room: str
+    seq: int
+    kind: str
+    stage: str
+    ts: str
+    leaf_hash: str
+    sealed: bool
+    record: dict[str, Any] | None
+
+
+class Synced(Frame):
+    """Replay is complete for ``room``; live events follow. ``seq``: last event sent (0: none)."""
+
+    type: Literal["synced"] = "synced"
+    room: str
+    seq: int
+
+
+class Ack(Frame):
+    type: Literal["ack"] = "ack"
+    id: str
+    room: str | None
+    seq: int | None
+    """The seq of the command's event (null for commands that append nothing, like ping)."""
+    duplicate: bool = False
+    """The id had been used: nothing new was appended; ``seq`` is the first attempt's."""
+
+
+class ErrorFrame(Frame):
+    type: Literal["error"] = "error"
+    id: str | None = None
+    """The id of the command at fault, when the frame had a readable one."""
+    code: ErrorCode
+    message: str
+    field: str | None = None
+    """Dotted path of the field at fault (``seats.0.token``), if one is."""
+
+
+class Pong(Frame):
+    type: Literal["pong"] = "pong"
+    id: str
+
+
+ServerFrame = Annotated[
+    Welcome | EventFrame | Synced | Ack | ErrorFrame | Pong, Field(discriminator="type")
+]
+
+CLIENT_FRAME: TypeAdapter[Hello | ClientCommand] = TypeAdapter(ClientFrame)
+SERVER_FRAME: TypeAdapter[Welcome | EventFrame | Synced | Ack | ErrorFrame | Pong] = TypeAdapter(
+    ServerFrame
+)
+
+
+# -- decoding -----------------------------------------------------------------------------
+
+
+class FrameError(ValueError):
+    """A client frame the server refuses; carries what the ``error`` frame will say."""
+
+    def __init__(
+        self, code: ErrorCode, message: str, *, field: str | None = None, id: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code, self.message, self.field, self.id = code, message, field, id
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode_command(text: str) -> Hello | ClientCommand:
+    """Parse and validate one client text frame, or raise :class:`FrameError`."""
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise FrameError(ErrorCode.BAD_FRAME, f"frame is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise FrameError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
+    raw_id = data.get("id")
+    cid = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 64 else None
+    if "v" not in data:
+        raise FrameError(ErrorCode.INVALID, "the protocol version is missing", field="v", id=cid)
+    if data["v"] != PROTOCOL_VERSION or type(data["v"]) is not int:
+        raise FrameError(
+            ErrorCode.UNSUPPORTED_VERSION,
+            f"protocol version {data['v']!r} is not supported; this server speaks "
+            f"{PROTOCOL_VERSION}",
+            field="v",
+            id=cid,
+        )
+    kind = data.get("type")
+    if kind is None:
+        raise FrameError(ErrorCode.INVALID, "the frame type is missing", field="type", id=cid)
+    model = CLIENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        raise FrameError(
+            ErrorCode.UNKNOWN_TYPE, f"unknown frame type {str(kind)[:40]!r}", field="type", id=cid
+        )
+    try:
+        frame = model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or None
+        raise FrameError(
+            ErrorCode.INVALID, f"{where or 'frame'}: {first['msg']}", field=where, id=cid
+        ) from None
+    return frame  # type: ignore[return-value]
+
+
+def encode(frame: Frame) -> str:
+    """The JSON text of a server (or client) frame."""
+    return frame.model_dump_json()

@@ -1,0 +1,37 @@
+"""Bodies of the HTTP API's requests (docs/openapi.yaml documents them with the responses)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from protocol.frames import Audience, CommandId, Identifier, Text, Token
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class RedeemInvite(Body):
+    token: Token
+
+
+class PostMessageBody(Body):
+    id: CommandId
+    text: Text
+
+
+class OpenBackchannelBody(Body):
+    id: CommandId
+    parties: Annotated[list[Identifier], Field(min_length=1, max_length=16)]
+    title: Annotated[Text, Field(max_length=200)] = ""
+
+
+class AcceptBackchannelBody(Body):
+    id: CommandId
+
+
+class DiscloseThreadBody(Body):
+    id: CommandId
+    to: Audience

@@ -1,0 +1,148 @@
+"""Pure decisions: given a room's state and the acting seat, the event a command appends.
+
+Each ``decide_*`` function either returns the :class:`~server.storage.records.NewEvent`-shaped
+:class:`Move` to append or raises a :class:`~server.domain.errors.DomainError` naming the field
+at fault. Nothing here touches the database; the service layer runs these against the cached
+state and the append path re-checks, inside its transaction, that the state is still current.
+
+A thread a seat may not see is reported as not found, never as forbidden, so that a refusal
+does not reveal that a back-channel exists.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from server.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooLong
+from server.domain.events import EventKind
+from server.domain.permissions import Action, Needs, requirement
+from server.domain.room import Audience, RoomState, Seat, Thread, ThreadKind
+from server.domain.visibility import HIDDEN, Viewer, visibility
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """An event to append on behalf of a seat."""
+
+    kind: str
+    seat: str
+    party: str | None
+    thread: str | None
+    body: Mapping[str, object] = field(default_factory=dict)
+
+
+def acting_seat(room: RoomState, seat_id: str) -> Seat:
+    seat = room.seat(seat_id)
+    if seat is None:
+        raise Forbidden("this seat is not part of the room")
+    return seat
+
+
+def _thread_for(room: RoomState, seat: Seat, thread_id: str) -> Thread:
+    thread = room.threads.get(thread_id)
+    viewer = Viewer(seat.role, seat.party)
+    if thread is None or visibility(EventKind.THREAD_OPENED, thread_id, viewer, room) == HIDDEN:
+        raise NotFound(f"no thread {thread_id!r} in this room", field="thread")
+    return thread
+
+
+def _allowed(
+    seat: Seat,
+    action: Action,
+    thread: Thread | None,
+    *,
+    what: str,
+    kind: ThreadKind | None = None,
+) -> None:
+    needs = requirement(seat.role, action, thread.kind if thread else kind)
+    if needs is None:
+        raise Forbidden(f"a {seat.role} may not {what}")
+    member = thread is not None and seat.party in thread.parties
+    if needs in (Needs.MEMBER, Needs.HEAD_MEMBER) and not member:
+        raise Forbidden(f"your party is not a member of this thread; you may not {what}")
+    if needs in (Needs.HEAD, Needs.HEAD_MEMBER) and not seat.head:
+        raise Forbidden(f"only the head of delegation may {what}")
+
+
+def decide_post_message(
+    room: RoomState, seat_id: str, thread_id: str, text: str, *, max_chars: int
+) -> Move:
+    seat = acting_seat(room, seat_id)
+    thread = _thread_for(room, seat, thread_id)
+    _allowed(seat, Action.POST_MESSAGE, thread, what="post in this thread")
+    if not thread.live:
+        raise Conflict("this back-channel is not live yet: not every party has accepted")
+    if not text.strip():
+        raise Invalid("a message needs some text", field="text")
+    if len(text) > max_chars:
+        raise TooLong(f"a message holds at most {max_chars} characters", field="text")
+    return Move(EventKind.MESSAGE_POSTED, seat.id, seat.party, thread.id, {"text": text})
+
+
+def decide_open_backchannel(
+    room: RoomState, seat_id: str, parties: list[str], title: str, *, thread_id: str | None = None
+) -> Move:
+    seat = acting_seat(room, seat_id)
+    _allowed(
+        seat, Action.OPEN_BACKCHANNEL, None, what="open a back-channel", kind=ThreadKind.BACKCHANNEL
+    )
+    assert seat.party is not None
+    others = []
+    for i, party in enumerate(parties):
+        if party not in room.parties:
+            raise NotFound(f"no party {party!r} in this room", field=f"parties.{i}")
+        if party == seat.party:
+            raise Invalid("list the other parties, not your own", field=f"parties.{i}")
+        if party in others:
+            raise Invalid(f"party {party!r} is listed twice", field=f"parties.{i}")
+        others.append(party)
+    members = sorted({seat.party, *others})
+    thread_id = thread_id or new_thread_id()
+    # The event belongs to the thread it opens, so it is exactly as visible as the thread.
+    return Move(
+        EventKind.THREAD_OPENED,
+        seat.id,
+        seat.party,
+        thread_id,
+        {
+            "thread": {
+                "id": thread_id,
+                "kind": ThreadKind.BACKCHANNEL.value,
+                "parties": members,
+                "title": title,
+            }
+        },
+    )
+
+
+def new_thread_id() -> str:
+    """Back-channel ids are random, so that their names reveal nothing (not even a count)."""
+    return "bc-" + secrets.token_hex(6)
+
+
+def decide_accept_backchannel(room: RoomState, seat_id: str, thread_id: str) -> Move:
+    seat = acting_seat(room, seat_id)
+    thread = _thread_for(room, seat, thread_id)
+    if thread.kind != ThreadKind.BACKCHANNEL:
+        raise Invalid("only a back-channel is accepted", field="thread")
+    _allowed(seat, Action.ACCEPT_BACKCHANNEL, thread, what="accept this back-channel")
+    if seat.party in thread.accepted:
+        raise Conflict("your party has already accepted this back-channel")
+    return Move(EventKind.THREAD_ACCEPTED, seat.id, seat.party, thread.id, {})
+
+
+def decide_disclose_thread(room: RoomState, seat_id: str, thread_id: str, to: str) -> Move:
+    seat = acting_seat(room, seat_id)
+    thread = _thread_for(room, seat, thread_id)
+    try:
+        audience = Audience(to)
+    except ValueError:
+        raise Invalid("disclose to 'observers' or 'everyone'", field="to") from None
+    if thread.kind == ThreadKind.PLENARY:
+        raise Invalid("the plenary is public already", field="thread")
+    _allowed(seat, Action.DISCLOSE_THREAD, thread, what="disclose threads")
+    if thread.disclosed_to == Audience.EVERYONE or thread.disclosed_to == audience:
+        raise Conflict(f"this thread is already disclosed to {thread.disclosed_to}")
+    return Move(EventKind.THREAD_DISCLOSED, seat.id, seat.party, thread.id, {"to": audience.value})

@@ -1,0 +1,39 @@
+"""Event frames, encoded once per event and visibility and shared by every receiver.
+
+The record is embedded as its canonical bytes, exactly as hashed, so a client can check the
+leaf hash of every full event it receives. The shapes are those of ``protocol.frames.EventFrame``
+(a test validates encoded frames against the model).
+"""
+
+from __future__ import annotations
+
+import json
+
+from server.domain.events import format_timestamp
+from server.domain.visibility import Visibility
+from server.storage.records import StoredEvent
+
+_dumps = json.dumps
+
+
+def event_fields(event: StoredEvent, vis: Visibility) -> str:
+    """The JSON members (without braces) of an event as ``vis`` allows, never for ``hidden``."""
+    if vis == Visibility.HIDDEN:
+        raise ValueError("a hidden event is never encoded for a viewer")
+    head = (
+        f'"room":{_dumps(event.room_id)},"seq":{event.seq},"kind":{_dumps(event.kind)},'
+        f'"stage":{_dumps(event.stage)},"ts":"{format_timestamp(event.created_at)}",'
+        f'"leaf_hash":"{event.leaf_hash.hex()}"'
+    )
+    if vis == Visibility.FULL:
+        return head + f',"sealed":false,"record":{event.record.decode()}'
+    return head + ',"sealed":true,"record":null'
+
+
+def event_frame(event: StoredEvent, vis: Visibility) -> str:
+    return '{"v":1,"type":"event",' + event_fields(event, vis) + "}"
+
+
+def event_object(event: StoredEvent, vis: Visibility) -> str:
+    """The event as a JSON object for HTTP pages (the frame without ``v`` and ``type``)."""
+    return "{" + event_fields(event, vis) + "}"

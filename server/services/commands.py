@@ -1,0 +1,101 @@
+"""Carrying out seat commands: decide against the room's state, append, retry if it moved.
+
+The same service serves the WebSocket gateway and the HTTP API. :meth:`CommandService.submit`
+decides and queues the append *before* it first yields, so commands submitted one after another
+(a connection's frames) are appended in that order. The append re-checks, inside its
+transaction, that the room's state is the one the command was decided against; if not (another
+command or process changed it meanwhile), the command is decided again against the new state.
+
+A refused command whose id was already used by an appended one (a client repeating a command
+after a lost ack) is answered with that first event instead of the refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from server.domain.commands import Move
+from server.domain.errors import DomainError
+from server.domain.room import RoomState
+from server.services.errors import StaleState
+from server.services.states import RoomStates
+from server.storage.access_store import Grant
+from server.storage.database import Database
+from server.storage.log_reader import find_command
+from server.storage.records import Appended, NewEvent, RoomHead
+from server.storage.writer import LogWriter
+
+Decide = Callable[[RoomState], Move]
+ATTEMPTS = 5
+
+
+class CommandService:
+    def __init__(self, db: Database, writer: LogWriter, states: RoomStates) -> None:
+        self._db = db
+        self._writer = writer
+        self._states = states
+
+    def submit(
+        self, actor: Grant, decide: Decide, command_id: str | None
+    ) -> Coroutine[Any, Any, Appended]:
+        """Decide and queue now; the coroutine returned waits for the commit (or the refusal)."""
+        state = self._states.cached(actor.room_id)
+        if state is None:
+            return self._submit_slowly(actor, decide, command_id)
+        try:
+            future = self._enqueue(actor, decide, state, command_id)
+        except DomainError as exc:
+            return self._refused(actor, command_id, exc)
+        return self._finish(future, actor, decide, command_id)
+
+    async def run(self, actor: Grant, decide: Decide, command_id: str | None) -> Appended:
+        return await self.submit(actor, decide, command_id)
+
+    def _enqueue(
+        self, actor: Grant, decide: Decide, state: RoomState, command_id: str | None
+    ) -> Any:
+        move = decide(state)
+        decided_at = state.state_seq
+
+        def still_current(head: RoomHead) -> None:
+            if head.state_seq != decided_at:
+                raise StaleState()
+
+        event = NewEvent(move.kind, move.body, seat=move.seat, party=move.party, thread=move.thread)
+        return self._writer.enqueue(
+            actor.room_id, (event,), command_id=command_id, check=still_current
+        )
+
+    async def _finish(
+        self, future: Any, actor: Grant, decide: Decide, command_id: str | None
+    ) -> Appended:
+        for _ in range(ATTEMPTS):
+            try:
+                result: Appended = await future
+                return result
+            except StaleState:
+                state = await self._states.refresh(actor.room_id)
+                try:
+                    future = self._enqueue(actor, decide, state, command_id)
+                except DomainError as exc:
+                    return await self._refused(actor, command_id, exc)
+        raise StaleState()
+
+    async def _submit_slowly(
+        self, actor: Grant, decide: Decide, command_id: str | None
+    ) -> Appended:
+        state = await self._states.get(actor.room_id)
+        try:
+            future = self._enqueue(actor, decide, state, command_id)
+        except DomainError as exc:
+            return await self._refused(actor, command_id, exc)
+        return await self._finish(future, actor, decide, command_id)
+
+    async def _refused(self, actor: Grant, command_id: str | None, exc: DomainError) -> Appended:
+        if command_id is not None:
+            async with self._db.engine.connect() as conn:
+                first = await find_command(conn, actor.room_id, actor.seat_id, command_id)
+            if first is not None:
+                return Appended((first,), duplicate=True)
+        raise exc

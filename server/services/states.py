@@ -1,0 +1,105 @@
+"""The cache of rooms' current states, kept in step with the log.
+
+A state is a fold of the log (server/domain/room.py). The cache loads it once per room from the
+state-changing events only, then follows every commit of this process through the writer's
+listener. Anything it cannot follow (an event from another process, a gap) is caught up from the
+database by :meth:`RoomStates.refresh`, so a state is never wrong, at worst behind, and callers
+that need it at least at some seq ask :meth:`RoomStates.at_least`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+
+from server.domain.room import STATE_KINDS, EventView, RoomState, apply
+from server.storage.database import Database
+from server.storage.errors import RoomNotFound
+from server.storage.log_reader import get_room, read_events
+from server.storage.records import StoredEvent
+
+
+def event_view(event: StoredEvent) -> EventView:
+    """The fold's view of a stored event; only state-changing kinds need their body parsed."""
+    body = json.loads(event.record)["body"] if event.kind in STATE_KINDS else {}
+    return EventView(
+        seq=event.seq,
+        kind=event.kind,
+        stage=event.stage,
+        seat=event.seat,
+        party=event.party,
+        thread=event.thread,
+        body=body,
+    )
+
+
+def fold(state: RoomState, events: Sequence[StoredEvent], through: int) -> RoomState:
+    """``state`` advanced by ``events`` to seq ``through`` (events of kinds that change nothing
+    may be left out)."""
+    for event in events:
+        if event.seq <= state.seq:
+            continue
+        if event.seq > state.seq + 1:
+            state = replace(state, seq=event.seq - 1)
+        state = apply(state, event_view(event))
+    if through > state.seq:
+        state = replace(state, seq=through)
+    return state
+
+
+class RoomStates:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._states: dict[str, RoomState] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def cached(self, room_id: str) -> RoomState | None:
+        return self._states.get(room_id)
+
+    async def get(self, room_id: str) -> RoomState:
+        """The room's state, loaded if this process has not seen the room; RoomNotFound."""
+        state = self._states.get(room_id)
+        if state is None:
+            state = await self.refresh(room_id)
+        return state
+
+    async def at_least(self, room_id: str, seq: int) -> RoomState:
+        state = await self.get(room_id)
+        if state.seq < seq:
+            state = await self.refresh(room_id)
+        return state
+
+    async def refresh(self, room_id: str) -> RoomState:
+        """Catch the cached state up with the database."""
+        lock = self._locks.setdefault(room_id, asyncio.Lock())
+        async with lock:
+            state = self._states.get(room_id) or RoomState.empty(room_id)
+            async with self._db.engine.connect() as conn:
+                row = await get_room(conn, room_id)
+                if row is None:
+                    raise RoomNotFound(room_id)
+                if row.size > state.seq:
+                    found = await read_events(
+                        conn, room_id, after=state.seq, through=row.size, kinds=STATE_KINDS
+                    )
+                    state = fold(state, found, row.size)
+            # Commits followed meanwhile may have moved the cache further; keep the newest.
+            current = self._states.get(room_id)
+            if current is None or current.seq < state.seq:
+                self._states[room_id] = state
+            return self._states[room_id]
+
+    def follow(self, committed: Sequence[StoredEvent]) -> None:
+        """Writer listener: fold this process's commits into the cached states."""
+        for event in committed:
+            state = self._states.get(event.room_id)
+            if state is None:
+                if event.seq != 1:
+                    continue  # not cached: it will be loaded when someone asks
+                state = RoomState.empty(event.room_id)
+            if event.seq == state.seq + 1:
+                self._states[event.room_id] = apply(state, event_view(event))
+            # seq <= state.seq: already folded (a refresh got there first). A gap: leave the
+            # state behind; whoever needs the later seq refreshes it from the database.
