@@ -8,10 +8,11 @@ BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test check lint typecheck install bench clean
+.PHONY: run test check lint typecheck install bench schema clean
 
-run: install  ## install, migrate the SQLite database under ./var/ and start the server
+run: install  ## install, migrate ./var/parley.db, create a demo exercise, print its seats, serve
 	$(BIN)/parley db upgrade
+	$(BIN)/parley exercise start tutorial
 	$(BIN)/parley serve
 
 test: check  ## lint, type-check and run the whole suite (SQLite, and PostgreSQL when reachable)
@@ -40,6 +41,11 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 
 bench: install  ## run the benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python -m bench.append
+	$(BIN)/python -m bench.fanout
+
+schema: install  ## regenerate protocol/schema/ from the frame models
+	$(BIN)/python -c "from pathlib import Path; from protocol.schema import render_schemas; \
+	[Path('protocol/schema', n).write_text(t) for n, t in render_schemas().items()]"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ A session, in frames (docs/protocol.md has the whole walk-through)::
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -53,6 +54,7 @@ CommandId = Annotated[
 ]
 """A client-chosen id; repeating it (same seat, same room) never appends twice."""
 Text = Annotated[str, AfterValidator(_no_surrogates)]
+Title = Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_surrogates)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Role = Literal["facilitator", "delegate", "observer"]
 Audience = Literal["observers", "everyone"]
@@ -106,7 +108,7 @@ class OpenBackchannel(RoomCommand):
 
     type: Literal["open_backchannel"]
     parties: Annotated[list[Identifier], Field(min_length=1, max_length=16)]
-    title: Annotated[Text, Field(max_length=200)] = ""
+    title: Title = ""
 
 
 class AcceptBackchannel(RoomCommand):
@@ -200,7 +202,8 @@ class EventFrame(Frame):
 
 
 class Synced(Frame):
-    """Replay is complete for ``room``; live events follow. ``seq``: last event sent (0: none)."""
+    """Replay is complete for ``room``; live events follow. ``seq``: the last event the client
+    now holds (the ``after`` it sent, if replay had nothing for it)."""
 
     type: Literal["synced"] = "synced"
     room: str
@@ -255,6 +258,9 @@ class FrameError(ValueError):
         self.code, self.message, self.field, self.id = code, message, field, id
 
 
+_COMMAND_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -268,7 +274,7 @@ def decode_command(text: str) -> Hello | ClientCommand:
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
     raw_id = data.get("id")
-    cid = raw_id if isinstance(raw_id, str) and 0 < len(raw_id) <= 64 else None
+    cid = raw_id if isinstance(raw_id, str) and _COMMAND_ID.fullmatch(raw_id) else None
     if "v" not in data:
         raise FrameError(ErrorCode.INVALID, "the protocol version is missing", field="v", id=cid)
     if data["v"] != PROTOCOL_VERSION or type(data["v"]) is not int:
@@ -290,12 +296,18 @@ def decode_command(text: str) -> Hello | ClientCommand:
     try:
         frame = model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or None
-        raise FrameError(
-            ErrorCode.INVALID, f"{where or 'frame'}: {first['msg']}", field=where, id=cid
-        ) from None
+        code, message, where = validation_failure(exc)
+        raise FrameError(code, message, field=where, id=cid) from None
     return frame  # type: ignore[return-value]
+
+
+def validation_failure(exc: ValidationError) -> tuple[ErrorCode, str, str | None]:
+    """The wire error for a failed validation: its first problem, with the field's dotted path."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or None
+    prose = first["loc"][-1:] in (("text",), ("title",)) if first["loc"] else False
+    code = ErrorCode.TOO_LONG if prose and first["type"] == "string_too_long" else ErrorCode.INVALID
+    return code, f"{where or 'frame'}: {first['msg']}", where
 
 
 def encode(frame: Frame) -> str:

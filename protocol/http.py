@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from protocol.frames import Audience, CommandId, Identifier, Text, Token
+from protocol.frames import Audience, CommandId, Identifier, Text, Title, Token
 
 
 class Body(BaseModel):
@@ -25,7 +25,7 @@ class PostMessageBody(Body):
 class OpenBackchannelBody(Body):
     id: CommandId
     parties: Annotated[list[Identifier], Field(min_length=1, max_length=16)]
-    title: Annotated[Text, Field(max_length=200)] = ""
+    title: Title = ""
 
 
 class AcceptBackchannelBody(Body):

@@ -32,6 +32,7 @@ class Settings:
         max_text_chars: the longest message text.
         commands_per_second, command_burst: the token bucket of each connection.
         queue_frames: frames held for a slow reader before it is closed (4008).
+        send_buffer_bytes: bytes a socket may hold unread by its peer before it is closed (4008).
         hello_timeout: seconds a new WebSocket has to send ``hello``.
     """
 
@@ -49,6 +50,7 @@ class Settings:
     commands_per_second: int = 20
     command_burst: int = 40
     queue_frames: int = 2_000
+    send_buffer_bytes: int = 4 * 2**20
     hello_timeout: float = 10.0
 
     @property
@@ -109,6 +111,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         commands_per_second=_int(env, "PARLEY_COMMANDS_PER_SECOND", 20, 1, 100_000),
         command_burst=_int(env, "PARLEY_COMMAND_BURST", 40, 1, 100_000),
         queue_frames=_int(env, "PARLEY_QUEUE_FRAMES", 2_000, 10, 1_000_000),
+        send_buffer_bytes=_int(env, "PARLEY_SEND_BUFFER_BYTES", 4 * 2**20, 64 * 1024, 1024 * 2**20),
         hello_timeout=float(_int(env, "PARLEY_HELLO_TIMEOUT", 10, 1, 3600)),
     )
 

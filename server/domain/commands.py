@@ -58,12 +58,16 @@ def _allowed(
 ) -> None:
     needs = requirement(seat.role, action, thread.kind if thread else kind)
     if needs is None:
-        raise Forbidden(f"a {seat.role} may not {what}")
+        raise Forbidden(f"{_article(seat.role)} {seat.role} may not {what}")
     member = thread is not None and seat.party in thread.parties
     if needs in (Needs.MEMBER, Needs.HEAD_MEMBER) and not member:
         raise Forbidden(f"your party is not a member of this thread; you may not {what}")
     if needs in (Needs.HEAD, Needs.HEAD_MEMBER) and not seat.head:
         raise Forbidden(f"only the head of delegation may {what}")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def decide_post_message(

@@ -63,8 +63,9 @@ def build_record(
         "v": RECORD_VERSION,
         "room": room,
         "seq": seq,
-        "kind": kind,
-        "stage": stage,
+        # Plain str (not a StrEnum member): the canonical encoder's fast path takes only str.
+        "kind": str(kind),
+        "stage": str(stage),
         "actor": {"seat": seat, "party": party},
         "thread": thread,
         "ts": ts,

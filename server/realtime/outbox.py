@@ -1,7 +1,11 @@
 """A connection's queue of outgoing frames, bounded so that one slow reader cannot hold a room.
 
 Live fan-out pushes without waiting (:meth:`Outbox.push` says False when the reader is too far
-behind, and the connection is then closed with 4008: it may resume). Replay, which reads from the
+behind, and the connection is then closed with 4008: it may resume). "Too far behind" means
+``limit`` frames wait while the socket has not taken a frame for ``stall`` seconds, four times
+``limit`` wait in any case, or the socket's own write buffer holds more than ``max_backlog``
+bytes that the peer has not read. A healthy reader that is handed one large group commit at
+once is therefore not mistaken for a slow one. Replay, which reads from the
 log at its own pace, waits for room instead (:meth:`Outbox.put`).
 """
 
@@ -13,13 +17,27 @@ from collections.abc import Awaitable, Callable
 
 
 class Outbox:
-    def __init__(self, limit: int) -> None:
+    def __init__(
+        self,
+        limit: int,
+        *,
+        stall: float = 1.0,
+        backlog: Callable[[], int] = lambda: 0,
+        max_backlog: int = 4 * 2**20,
+    ) -> None:
         self.limit = limit
+        self._backlog = backlog
+        self.max_backlog = max_backlog
+        self.stall = stall
+        self._send_started = 0.0
         self._frames: deque[str] = deque()
         self._ready = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
         self.closed = False
+        self._sending = False
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -28,9 +46,13 @@ class Outbox:
         """Queue ``frame`` now; False if the reader is too far behind (nothing was queued)."""
         if self.closed:
             return True  # dropped: the connection is going away and will be resumed
-        if len(self._frames) >= self.limit:
+        queued = len(self._frames)
+        if queued >= self.limit and (queued >= 4 * self.limit or self._stalled()):
+            return False
+        if self._backlog() > self.max_backlog:
             return False
         self._frames.append(frame)
+        self._idle.clear()
         self._ready.set()
         if len(self._frames) >= self.limit // 2:
             self._room.clear()
@@ -42,8 +64,18 @@ class Outbox:
             await self._room.wait()
         self.push(frame)
 
+    def _stalled(self) -> bool:
+        if not self._sending:
+            return False
+        return asyncio.get_running_loop().time() - self._send_started > self.stall
+
+    async def drain(self) -> None:
+        """Wait until every queued frame has been handed to the socket."""
+        await self._idle.wait()
+
     def close(self) -> None:
         self.closed = True
+        self._idle.set()
         self._ready.set()
         self._room.set()
 
@@ -54,9 +86,13 @@ class Outbox:
             await self._ready.wait()
             self._ready.clear()
             while frames:
+                self._sending = True
+                self._send_started = asyncio.get_running_loop().time()
                 await send(frames.popleft())
+                self._sending = False
                 if len(frames) < self.limit // 2:
                     self._room.set()
             self._room.set()
+            self._idle.set()
             if self.closed:
                 return

@@ -202,7 +202,7 @@ class RoomService:
         state = await self._states.get(actor.room_id)
         seat = acting_seat(state, actor.seat_id)
         if requirement(seat.role, Action.ROTATE_INVITE, None) is None:
-            raise Forbidden(f"a {seat.role} may not rotate invite links")
+            raise Forbidden(f"seats of role {seat.role} may not rotate invite links")
         if seat_id not in state.seats:
             raise NotFound(f"no seat {seat_id!r} in this room", field="seat")
         token = await self._access.rotate(actor.room_id, seat_id)

@@ -13,6 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from protocol.errors import ErrorCode
+from protocol.frames import validation_failure
 from protocol.http import (
     AcceptBackchannelBody,
     DiscloseThreadBody,
@@ -49,9 +50,8 @@ async def read_body(request: web.Request, model: type[B]) -> B:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or None
-        raise ApiError(ErrorCode.INVALID, f"{where}: {first['msg']}", field=where) from None
+        code, message, where = validation_failure(exc)
+        raise ApiError(code, message, field=where) from None
 
 
 async def room_for(request: web.Request) -> tuple[Grant, RoomState, Seat]:

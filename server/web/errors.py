@@ -10,11 +10,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import sqlalchemy.exc
 from aiohttp import web
 
 from protocol.errors import ErrorCode
 from server.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLong
 from server.services.errors import StaleState, Unauthenticated
+from server.storage.database import DatabaseUnavailable
 from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,11 @@ ERROR_TABLE: dict[type[BaseException], WireError] = {
     RoomNotFound: WireError(ErrorCode.NOT_FOUND, 404),
     RoomExists: WireError(ErrorCode.CONFLICT, 409),
     WriterClosed: WireError(ErrorCode.UNAVAILABLE, 503),
+    DatabaseUnavailable: WireError(ErrorCode.UNAVAILABLE, 503),
+    # The database went away under a running server (refused connections, a dropped socket).
+    sqlalchemy.exc.OperationalError: WireError(ErrorCode.UNAVAILABLE, 503),
+    sqlalchemy.exc.InterfaceError: WireError(ErrorCode.UNAVAILABLE, 503),
+    ConnectionError: WireError(ErrorCode.UNAVAILABLE, 503),
 }
 
 
@@ -68,6 +75,8 @@ def describe(exc: BaseException) -> tuple[ErrorCode, str, int, str | None]:
         return ErrorCode.INTERNAL_ERROR, "internal error", 500, None
     if isinstance(exc, StaleState):
         return wire.code, "the room kept changing; try again", wire.status, None
+    if wire.code == ErrorCode.UNAVAILABLE:
+        return wire.code, "the database is unavailable; try again later", wire.status, None
     message = getattr(exc, "message", None) or str(exc)
     return wire.code, message, wire.status, getattr(exc, "field", None)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
@@ -52,6 +54,7 @@ from server.web.keys import ACCESS, COMMANDS, CONNECTIONS, HUB, SETTINGS, STATES
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
+_COMMAND_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 HARD_LIMIT_FACTOR = 16
 """Frames above ``max_frame_bytes`` get an error; above this multiple the socket closes (1009)."""
 
@@ -64,7 +67,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         max_msg_size=settings.max_frame_bytes * HARD_LIMIT_FACTOR, heartbeat=20.0
     )
     await ws.prepare(request)
-    connection = Connection(request.app, ws)
+    transport = request.transport
+
+    def backlog() -> int:
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+    connection = Connection(request.app, ws, backlog)
     request.app[CONNECTIONS].add(connection)
     try:
         await connection.run()
@@ -100,11 +108,17 @@ def decider(command: ClientCommand, max_chars: int) -> Callable[[str], Decide]:
 
 
 class Connection:
-    def __init__(self, app: web.Application, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self, app: web.Application, ws: web.WebSocketResponse, backlog: Callable[[], int]
+    ) -> None:
         self.app = app
         self.ws = ws
         self.settings = app[SETTINGS]
-        self.outbox = Outbox(self.settings.queue_frames)
+        self.outbox = Outbox(
+            self.settings.queue_frames,
+            backlog=backlog,
+            max_backlog=self.settings.send_buffer_bytes,
+        )
         self.bucket = TokenBucket(self.settings.commands_per_second, self.settings.command_burst)
         self.grants: dict[str, Grant] = {}
         self.subscriptions: list[Subscription] = []
@@ -128,11 +142,15 @@ class Connection:
             if not self.ws.closed:
                 await self.ws.close()
 
-    async def close(self, code: CloseCode, reason: str) -> None:
-        """Close the socket with ``code`` (frames already queued are dropped)."""
+    async def close(self, code: CloseCode, reason: str, *, flush: bool = False) -> None:
+        """Close the socket with ``code``; queued frames are sent first only if ``flush``."""
         if self._closing:
             return
         self._closing = True
+        if flush:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await self.outbox.drain()
         self.outbox.close()
         with contextlib.suppress(Exception):
             await self.ws.close(code=int(code), message=reason.encode())
@@ -172,9 +190,14 @@ class Connection:
         if not self.outbox.push(frame):
             self.close_soon(CloseCode.TOO_SLOW, "reader too slow; resume from your last seq")
 
-    def _text_of(self, msg: object) -> str | None:
-        """The text of a frame worth decoding, or None after answering with an error."""
+    def _text_of(self, msg: object, *, quiet: bool = False) -> str | None:
+        """The text of a frame worth decoding, or None after answering with an error (unless
+        ``quiet``: the caller answers)."""
         kind, data = msg.type, msg.data  # type: ignore[attr-defined]
+        if quiet:
+            if kind != WSMsgType.TEXT or len(data) > self.settings.max_frame_bytes:
+                return None
+            return str(data)
         if kind == WSMsgType.BINARY:
             self._error(ErrorCode.BAD_FRAME, "binary frames are not accepted; send JSON text")
             return None
@@ -217,9 +240,12 @@ class Connection:
                     id=getattr(frame, "id", None),
                 )
                 continue
-            return await self._accept_hello(frame)
+            accepted = await self._accept_hello(frame)
+            if accepted is not None:
+                return accepted
 
-    async def _accept_hello(self, hello: Hello) -> bool:
+    async def _accept_hello(self, hello: Hello) -> bool | None:
+        """True: greeted. False: closed (a bad token). None: refused, another hello may follow."""
         access, states = self.app[ACCESS], self.app[STATES]
         seats: list[tuple[Grant, RoomState, int]] = []
         for i, resume in enumerate(hello.seats):
@@ -227,14 +253,15 @@ class Connection:
                 grant = await access.authenticate(resume.token)
             except Unauthenticated as exc:
                 self._error(ErrorCode.UNAUTHENTICATED, exc.message, field=f"seats.{i}.token")
-                await self.close(CloseCode.UNAUTHENTICATED, "unknown, rotated or revoked token")
+                await self.close(
+                    CloseCode.UNAUTHENTICATED, "unknown, rotated or revoked token", flush=True
+                )
                 return False
             if any(g.room_id == grant.room_id for g, _, _ in seats):
                 self._error(
                     ErrorCode.INVALID, "one seat per room on a connection", field=f"seats.{i}"
                 )
-                await self.close(CloseCode.UNAUTHENTICATED, "invalid hello")
-                return False
+                return None
             state = await states.refresh(grant.room_id)
             if resume.after > state.seq:
                 self._error(
@@ -242,8 +269,7 @@ class Connection:
                     f"seq {resume.after} is beyond the end of the room's log",
                     field=f"seats.{i}.after",
                 )
-                await self.close(CloseCode.UNAUTHENTICATED, "invalid hello")
-                return False
+                return None
             seats.append((grant, state, resume.after))
         infos = []
         for grant, state, _ in seats:
@@ -290,14 +316,18 @@ class Connection:
         async for msg in self.ws:
             if self._closing:
                 break
-            text = self._text_of(msg)
-            if text is None:
-                continue
-            if not self.bucket.take():
+            # Every frame counts against the rate, bad ones too: refusing costs work as well.
+            limited = msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not self.bucket.take()
+            text = self._text_of(msg, quiet=limited)
+            if limited:
+                cid = _readable_id(text) if text is not None else None
                 self._error(
                     ErrorCode.RATE_LIMITED,
                     f"at most {self.settings.commands_per_second} commands per second",
+                    id=cid,
                 )
+                continue
+            if text is None:
                 continue
             try:
                 frame = decode_command(text)
@@ -342,6 +372,16 @@ class Connection:
                 Ack(id=command_id, room=room, seq=appended.first.seq, duplicate=appended.duplicate)
             )
         )
+
+
+def _readable_id(text: str) -> str | None:
+    """The command id of a frame, if it has a valid one (for answering a refused frame)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    raw = data.get("id") if isinstance(data, dict) else None
+    return raw if isinstance(raw, str) and _COMMAND_ID.fullmatch(raw) else None
 
 
 async def close_all(app: web.Application) -> None:
