@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -29,9 +29,16 @@ class Database:
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> None:
         self.url = url
         self.kind = database_kind(url)
+        self.sync_write_engine: Engine | None = None
+        """SQLite only: a synchronous engine the append path uses from one worker thread."""
         if self.kind == "sqlite":
             self.engine = _sqlite_engine(url, sqlite_synchronous, immediate=False)
             self.write_engine = _sqlite_engine(url, sqlite_synchronous, immediate=True)
+            sync_url = make_url(url).set(drivername="sqlite")
+            self.sync_write_engine = create_engine(
+                sync_url, connect_args={"timeout": 30, "check_same_thread": False}
+            )
+            _configure_sqlite(self.sync_write_engine, sqlite_synchronous, immediate=True)
         else:
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
@@ -58,6 +65,8 @@ class Database:
             raise DatabaseUnavailable(describe_connect_error(self.url, exc)) from exc
 
     async def dispose(self) -> None:
+        if self.sync_write_engine is not None:
+            self.sync_write_engine.dispose()
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
@@ -73,8 +82,12 @@ def describe_connect_error(url: str, exc: BaseException) -> str:
 
 def _sqlite_engine(url: str, synchronous: str, *, immediate: bool) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30})
+    _configure_sqlite(engine.sync_engine, synchronous, immediate=immediate)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _configure_sqlite(engine: Engine, synchronous: str, *, immediate: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver, so BEGIN is ours (see "begin" below).
         dbapi_connection.isolation_level = None
@@ -86,11 +99,9 @@ def _sqlite_engine(url: str, synchronous: str, *, immediate: bool) -> AsyncEngin
         cursor.execute("PRAGMA recursive_triggers=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
 
 
 async def table_names(conn: AsyncConnection) -> set[str]:

@@ -44,6 +44,7 @@ from server.domain.visibility import Viewer
 from server.realtime.hub import Subscription
 from server.realtime.outbox import Outbox
 from server.realtime.ratelimit import TokenBucket
+from server.realtime.wire import text_frame
 from server.services.commands import Decide
 from server.services.errors import Unauthenticated
 from server.storage.access_store import Grant
@@ -72,7 +73,15 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     def backlog() -> int:
         return transport.get_write_buffer_size() if transport is not None else 0
 
-    connection = Connection(request.app, ws, backlog)
+    def write_now(frame: str) -> bool:
+        # Straight onto the transport, in one write; aiohttp's own frames (pings, close) are
+        # written whole too, so frames never interleave. Not once the socket is closing.
+        if transport is None or transport.is_closing() or ws.closed:
+            return False
+        transport.write(text_frame(frame))
+        return True
+
+    connection = Connection(request.app, ws, backlog, write_now)
     request.app[CONNECTIONS].add(connection)
     try:
         await connection.run()
@@ -109,7 +118,11 @@ def decider(command: ClientCommand, max_chars: int) -> Callable[[str], Decide]:
 
 class Connection:
     def __init__(
-        self, app: web.Application, ws: web.WebSocketResponse, backlog: Callable[[], int]
+        self,
+        app: web.Application,
+        ws: web.WebSocketResponse,
+        backlog: Callable[[], int],
+        write_now: Callable[[str], bool] | None = None,
     ) -> None:
         self.app = app
         self.ws = ws
@@ -118,6 +131,7 @@ class Connection:
             self.settings.queue_frames,
             backlog=backlog,
             max_backlog=self.settings.send_buffer_bytes,
+            write_now=write_now,
         )
         self.bucket = TokenBucket(self.settings.commands_per_second, self.settings.command_burst)
         self.grants: dict[str, Grant] = {}
