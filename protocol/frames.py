@@ -218,6 +218,8 @@ class Ack(Frame):
     """The seq of the command's event (null for commands that append nothing, like ping)."""
     duplicate: bool = False
     """The id had been used: nothing new was appended; ``seq`` is the first attempt's."""
+    thread: str | None = None
+    """The thread of the command's event (for ``open_backchannel``: the new back-channel)."""
 
 
 class ErrorFrame(Frame):

@@ -383,7 +383,13 @@ class Connection:
             return
         self._push(
             encode(
-                Ack(id=command_id, room=room, seq=appended.first.seq, duplicate=appended.duplicate)
+                Ack(
+                    id=command_id,
+                    room=room,
+                    seq=appended.first.seq,
+                    duplicate=appended.duplicate,
+                    thread=appended.first.thread,
+                )
             )
         )
 

@@ -343,7 +343,7 @@ async def test_every_bad_frame_gets_its_error_and_breaks_nothing(
         else:
             assert got["type"] == "event", got
             own_events[got["room"]] = got
-    for role, (_, cid, text) in good.items():
+    for role, (thread, cid, text) in good.items():
         room_id, seq = rooms[role].id, before[role] + 1
         assert acks[cid] == {
             "v": 1,
@@ -352,6 +352,7 @@ async def test_every_bad_frame_gets_its_error_and_breaks_nothing(
             "room": room_id,
             "seq": seq,
             "duplicate": False,
+            "thread": thread,
         }
         assert own_events[room_id]["seq"] == seq
         assert own_events[room_id]["record"]["body"] == {"text": text}
@@ -372,6 +373,7 @@ async def test_every_bad_frame_gets_its_error_and_breaks_nothing(
         "room": rooms["delegate"].id,
         "seq": before["delegate"] + 1,
         "duplicate": True,
+        "thread": "plenary",
     }
 
     # Everyone else: the witness received the three messages live, and nothing else.

@@ -1,0 +1,1 @@
+"""Runnable examples of the client (docs/client.md says how to run them)."""
