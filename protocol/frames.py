@@ -263,6 +263,12 @@ class FrameError(ValueError):
 _COMMAND_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+def readable_id(data: object) -> str | None:
+    """The command id of a parsed frame if it is a valid one: the only ids errors echo."""
+    raw = data.get("id") if isinstance(data, dict) else None
+    return raw if isinstance(raw, str) and _COMMAND_ID.fullmatch(raw) else None
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -275,8 +281,7 @@ def decode_command(text: str) -> Hello | ClientCommand:
         raise FrameError(ErrorCode.BAD_FRAME, f"frame is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
-    raw_id = data.get("id")
-    cid = raw_id if isinstance(raw_id, str) and _COMMAND_ID.fullmatch(raw_id) else None
+    cid = readable_id(data)
     if "v" not in data:
         raise FrameError(ErrorCode.INVALID, "the protocol version is missing", field="v", id=cid)
     if data["v"] != PROTOCOL_VERSION or type(data["v"]) is not int:

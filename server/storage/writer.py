@@ -32,9 +32,9 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.engine import Connection
 
+from protocol.canonical import canonical_json
 from server.domain.events import EventKind, build_record, format_timestamp
 from server.domain.room import STATE_KINDS
-from server.ledger.canonical import canonical_json
 from server.ledger.merkle import Frontier, append_leaves, leaf_hash
 from server.storage.database import Database
 from server.storage.errors import RoomExists, RoomNotFound, WriterClosed

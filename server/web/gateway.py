@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
@@ -36,6 +35,7 @@ from protocol.frames import (
     Welcome,
     decode_command,
     encode,
+    readable_id,
 )
 from server import __version__
 from server.domain import commands as rules
@@ -55,7 +55,6 @@ from server.web.keys import ACCESS, COMMANDS, CONNECTIONS, HUB, SETTINGS, STATES
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-_COMMAND_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 HARD_LIMIT_FACTOR = 16
 """Frames above ``max_frame_bytes`` get an error; above this multiple the socket closes (1009)."""
 
@@ -397,11 +396,9 @@ class Connection:
 def _readable_id(text: str) -> str | None:
     """The command id of a frame, if it has a valid one (for answering a refused frame)."""
     try:
-        data = json.loads(text)
+        return readable_id(json.loads(text))
     except (ValueError, RecursionError):
         return None
-    raw = data.get("id") if isinstance(data, dict) else None
-    return raw if isinstance(raw, str) and _COMMAND_ID.fullmatch(raw) else None
 
 
 async def close_all(app: web.Application) -> None:

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from protocol.canonical import CanonicalError, canonical_json
 from server.domain.events import EventKind, parse_timestamp
-from server.ledger.canonical import CanonicalError, canonical_json
 from server.ledger.merkle import Frontier, root_from_frontier, root_from_leaf_hashes
 from server.storage import log_reader
 from server.storage.database import Database

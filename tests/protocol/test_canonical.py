@@ -9,7 +9,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.ledger.canonical import MAX_SAFE_INTEGER, CanonicalError, canonical_json
+from protocol.canonical import MAX_SAFE_INTEGER, CanonicalError, canonical_json
 from server.ledger.merkle import leaf_hash
 
 
