@@ -25,6 +25,7 @@ from server.domain.room import RoomState
 from server.domain.visibility import HIDDEN, Viewer, Visibility, visibility
 from server.realtime.frames import event_frame
 from server.realtime.outbox import Outbox
+from server.realtime.wire import text_frame
 from server.services.states import RoomStates
 from server.storage.database import Database
 from server.storage.log_reader import read_events
@@ -128,9 +129,10 @@ class Hub:
                 continue
             judged: dict[tuple[Viewer, str, str | None], Visibility] = {}
             frames: dict[tuple[int, Visibility], str] = {}
+            wires: dict[tuple[tuple[int, Visibility], ...], bytes] = {}
             for sub in subs:
                 if sub.live:
-                    self._offer(sub, events, state, judged, frames)
+                    self._offer(sub, events, state, judged, frames, wires)
                 else:
                     self._buffer(sub, events)
 
@@ -149,28 +151,50 @@ class Hub:
         state: RoomState,
         judged: dict[tuple[Viewer, str, str | None], Visibility],
         frames: dict[tuple[int, Visibility], str],
+        wires: dict[tuple[tuple[int, Visibility], ...], bytes],
     ) -> None:
+        """Send ``sub`` the events of one commit it may see, as one write to its socket.
+
+        ``judged``, ``frames`` and ``wires`` are shared by every subscription offered the same
+        commit: a verdict per (viewer, kind, thread), a frame per (seq, verdict), and the bytes
+        of a whole run of frames, so that seats that see the same events share one encoding.
+        """
+        batch: list[str] = []
+        keys: list[tuple[int, Visibility]] = []
+        last, last_sent = sub.last, sub.last_sent
+        gap = False
         for event in events:
-            if event.seq <= sub.last:
+            if event.seq <= last:
                 continue
-            if event.seq != sub.last + 1:
-                self._replay(sub)
-                return
+            if event.seq != last + 1:
+                gap = True
+                break
             key = (sub.viewer, event.kind, event.thread)
             vis = judged.get(key)
             if vis is None:
                 vis = judged[key] = visibility(event.kind, event.thread, sub.viewer, state)
             if vis is not HIDDEN:
-                frame = frames.get((event.seq, vis))
+                frame_key = (event.seq, vis)
+                frame = frames.get(frame_key)
                 if frame is None:
-                    frame = frames[(event.seq, vis)] = event_frame(event, vis)
-                if not sub.outbox.push(frame):
-                    self.unsubscribe(sub)
-                    sub.on_slow()
-                    return
-                sub.last_sent = event.seq
-                self.delivered += 1
-            sub.last = event.seq
+                    frame = frames[frame_key] = event_frame(event, vis)
+                batch.append(frame)
+                keys.append(frame_key)
+                last_sent = event.seq
+            last = event.seq
+        if batch:
+            run = tuple(keys)
+            wire = wires.get(run)
+            if wire is None:
+                wire = wires[run] = b"".join(map(text_frame, batch))
+            if not sub.outbox.push_many(batch, wire):
+                self.unsubscribe(sub)
+                sub.on_slow()
+                return
+            self.delivered += len(batch)
+        sub.last, sub.last_sent = last, last_sent
+        if gap:
+            self._replay(sub)
 
     # -- replay ----------------------------------------------------------------------------
 
@@ -218,7 +242,7 @@ class Hub:
                         f'{{"v":1,"type":"synced","room":{room},"seq":{sub.last_sent}}}'
                     )
                 if pending and current is not None:
-                    self._offer(sub, pending, current, {}, {})
+                    self._offer(sub, pending, current, {}, {}, {})
                 if sub.live or sub.closed:
                     return
         except asyncio.CancelledError:

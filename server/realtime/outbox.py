@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+
+from server.realtime.wire import text_frame
 
 
 class Outbox:
@@ -24,7 +26,7 @@ class Outbox:
         stall: float = 1.0,
         backlog: Callable[[], int] = lambda: 0,
         max_backlog: int = 4 * 2**20,
-        write_now: Callable[[str], bool] | None = None,
+        write_now: Callable[[bytes], bool] | None = None,
     ) -> None:
         """
         Args:
@@ -32,7 +34,8 @@ class Outbox:
             stall: seconds the socket may take no frame before that.
             backlog: bytes written to the socket that its peer has not read yet.
             max_backlog: the most of those before the reader counts as too slow.
-            write_now: writes a frame to the socket at once without waiting, or says False.
+            write_now: writes frames' wire bytes to the socket at once without waiting, or
+                says False.
         """
         self._write_now = write_now
         self.limit = limit
@@ -54,6 +57,14 @@ class Outbox:
 
     def push(self, frame: str) -> bool:
         """Queue ``frame`` now; False if the reader is too far behind (nothing was queued)."""
+        return self.push_many((frame,), None)
+
+    def push_many(self, frames: Sequence[str], wire: bytes | None) -> bool:
+        """Queue ``frames`` in order; False if the reader is too far behind (nothing queued).
+
+        ``wire`` is the frames already encoded for the socket, all of them in one piece, or
+        None to encode them here.
+        """
         if self.closed:
             return True  # dropped: the connection is going away and will be resumed
         queued = len(self._frames)
@@ -62,12 +73,15 @@ class Outbox:
         if self._backlog() > self.max_backlog:
             return False
         if not queued and not self._sending and self._write_now is not None:
-            # Nothing is waiting ahead of it: hand the frame to the socket right here, rather
-            # than waking the pump task (a task switch per frame per socket is most of the cost
-            # of fan-out). Order holds: this happens only when the queue is empty.
-            if self._write_now(frame):
+            # Nothing is waiting ahead of them: hand the frames to the socket right here, in
+            # one write, rather than waking the pump task (a task switch and a system call per
+            # frame per socket are most of the cost of fan-out). Order holds: this happens
+            # only when the queue is empty.
+            if wire is None:
+                wire = b"".join(map(text_frame, frames))
+            if self._write_now(wire):
                 return True
-        self._frames.append(frame)
+        self._frames.extend(frames)
         self._idle.clear()
         self._ready.set()
         if len(self._frames) >= self.limit // 2:

@@ -28,8 +28,9 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from protocol.canonical import canonical_json
@@ -453,19 +454,41 @@ def _event_row(event: StoredEvent) -> dict[str, object]:
     }
 
 
+_LOOKUP_CHUNK = 100
+"""Command ids looked up per statement (each is an OR term; SQLite caps expression depth)."""
+
+
 def _existing_commands(
     conn: Connection, batch: list[_Request]
 ) -> dict[tuple[str, str | None, str], StoredEvent]:
-    keys = {(r.room_id, r.events[0].seat, r.command_id) for r in batch if r.command_id is not None}
-    if not keys:
-        return {}
-    query = select(events).where(
-        tuple_(events.c.room_id, events.c.actor_seat, events.c.command_id).in_(list(keys))
+    """The events already appended for the batch's command ids, by (room, seat, command id).
+
+    Spelled as an OR of equalities, one per command, so that each term is a lookup in the
+    unique index on (command id, seat, room). A row-value ``IN`` reads the same, but SQLite
+    plans it as a scan of the whole table, on every commit.
+    """
+    keys = list(
+        {(r.room_id, r.events[0].seat, r.command_id) for r in batch if r.command_id is not None}
     )
     found: dict[tuple[str, str | None, str], StoredEvent] = {}
-    for row in conn.execute(query):
-        found[(row.room_id, row.actor_seat, row.command_id)] = stored_from_row(row)
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        query = commands_lookup(keys[start : start + _LOOKUP_CHUNK])
+        for row in conn.execute(query):
+            found[(row.room_id, row.actor_seat, row.command_id)] = stored_from_row(row)
     return found
+
+
+def commands_lookup(keys: Sequence[tuple[str, str | None, str]]) -> Select[Any]:
+    """The events of these (room, seat, command id) keys: one index lookup per key."""
+    terms = [
+        and_(
+            events.c.command_id == command_id,
+            events.c.actor_seat == seat,
+            events.c.room_id == room_id,
+        )
+        for room_id, seat, command_id in keys
+    ]
+    return select(events).where(or_(*terms))
 
 
 def stored_from_row(row: object) -> StoredEvent:

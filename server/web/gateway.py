@@ -44,7 +44,6 @@ from server.domain.visibility import Viewer
 from server.realtime.hub import Subscription
 from server.realtime.outbox import Outbox
 from server.realtime.ratelimit import TokenBucket
-from server.realtime.wire import text_frame
 from server.services.commands import Decide
 from server.services.errors import Unauthenticated
 from server.storage.access_store import Grant
@@ -72,12 +71,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     def backlog() -> int:
         return transport.get_write_buffer_size() if transport is not None else 0
 
-    def write_now(frame: str) -> bool:
-        # Straight onto the transport, in one write; aiohttp's own frames (pings, close) are
-        # written whole too, so frames never interleave. Not once the socket is closing.
+    def write_now(wire: bytes) -> bool:
+        # Straight onto the transport, in one write of whole frames; aiohttp's own frames
+        # (pings, close) are written whole too, so frames never interleave. Not once the
+        # socket is closing.
         if transport is None or transport.is_closing() or ws.closed:
             return False
-        transport.write(text_frame(frame))
+        transport.write(wire)
         return True
 
     connection = Connection(request.app, ws, backlog, write_now)
@@ -121,7 +121,7 @@ class Connection:
         app: web.Application,
         ws: web.WebSocketResponse,
         backlog: Callable[[], int],
-        write_now: Callable[[str], bool] | None = None,
+        write_now: Callable[[bytes], bool] | None = None,
     ) -> None:
         self.app = app
         self.ws = ws

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 import pytest
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from protocol.canonical import CanonicalError, canonical_json
 from server.domain.events import EventKind, parse_timestamp
@@ -14,7 +19,7 @@ from server.ledger.merkle import Frontier, root_from_frontier, root_from_leaf_ha
 from server.storage import log_reader
 from server.storage.database import Database
 from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
-from server.storage.writer import LogWriter
+from server.storage.writer import LogWriter, commands_lookup
 from tests.factories import make_event, make_room_spec, room_created
 
 
@@ -225,3 +230,22 @@ async def test_writer_survives_a_failing_commit_listener(writer: LogWriter) -> N
     second = await writer.append(room, make_event())
     assert (first.first.seq, second.first.seq) == (2, 3)
     assert heard == [2, 3]
+
+
+def test_command_lookup_is_an_index_search_not_a_table_scan(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The duplicate check runs on every commit; a scan would make appends O(log size)."""
+    path = tmp_path / "lookup.db"
+    shutil.copyfile(sqlite_template, path)
+    keys = [("room-a", "seat-1", "c-1"), ("room-a", "seat-2", "c-1"), ("room-b", "seat-1", "x")]
+    statement = commands_lookup(keys).compile(
+        dialect=sqlite_dialect(), compile_kwargs={"literal_binds": True}
+    )
+    with closing(sqlite3.connect(path)) as conn:
+        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}")]
+    searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+    assert len(searches) == len(keys), plan
+    for step in searches:
+        assert step.startswith("SEARCH events USING INDEX"), plan
+        assert "command_id=? AND actor_seat=? AND room_id=?" in step, plan
