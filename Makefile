@@ -43,9 +43,11 @@ bench: install  ## run the benchmarks (figures go to docs/benchmarks.md by hand)
 	$(BIN)/python -m bench.append
 	$(BIN)/python -m bench.fanout
 
-schema: install  ## regenerate protocol/schema/ from the frame models
+schema: install  ## regenerate protocol/schema/ and docs/permissions.md from the code
 	$(BIN)/python -c "from pathlib import Path; from protocol.schema import render_schemas; \
 	[Path('protocol/schema', n).write_text(t) for n, t in render_schemas().items()]"
+	$(BIN)/python -c "from pathlib import Path; from server.domain.permissions_doc import render; \
+	Path('docs/permissions.md').write_text(render())"
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

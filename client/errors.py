@@ -84,6 +84,10 @@ class Conflict(CommandError):
     """The room's state does not allow this now (e.g. the back-channel is not live yet)."""
 
 
+class StageClosed(Conflict):
+    """A rule of the room's current stage closes this action; the message names the rule."""
+
+
 class RateLimited(CommandError):
     """Too many commands per second on this connection; nothing was done."""
 
@@ -109,6 +113,7 @@ COMMAND_ERRORS: dict[str, type[CommandError]] = {
     ErrorCode.NOT_FOUND: NotFound,
     ErrorCode.FORBIDDEN: Forbidden,
     ErrorCode.CONFLICT: Conflict,
+    ErrorCode.STAGE_CLOSED: StageClosed,
     ErrorCode.RATE_LIMITED: RateLimited,
     ErrorCode.UNAVAILABLE: Unavailable,
     ErrorCode.INTERNAL_ERROR: InternalServerError,

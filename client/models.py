@@ -82,16 +82,27 @@ class Ack:
         duplicate: True when the id had been used already (by you, or by this client re-sending
             a command whose ack a disconnect lost): nothing new was appended and ``seq`` is the
             first attempt's.
+        thread: the thread of that event.
+        created: the id of what the command created (a back-channel, proposal or coalition).
     """
 
     id: str
     room: str | None
     seq: int | None
     duplicate: bool
+    thread: str | None = None
+    created: str | None = None
 
     @classmethod
     def from_frame(cls, frame: AckFrame) -> Ack:
-        return cls(id=frame.id, room=frame.room, seq=frame.seq, duplicate=frame.duplicate)
+        return cls(
+            id=frame.id,
+            room=frame.room,
+            seq=frame.seq,
+            duplicate=frame.duplicate,
+            thread=frame.thread,
+            created=frame.created,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,6 +197,103 @@ class Session:
         fields = {"type": "disclose_thread", "room": room, "thread": thread, "to": to}
         return await self._ack(fields, id)
 
+    # negotiation: each method sends the command of the same name (docs/protocol.md)
+
+    async def add_issue(self, room: str, issue: dict[str, Any], *, id: str | None = None) -> Ack:
+        """Put an issue on the agenda (facilitator, pre-negotiation)."""
+        return await self._ack({"type": "add_issue", "room": room, "issue": issue}, id)
+
+    async def set_position(
+        self,
+        room: str,
+        issue: str,
+        *,
+        direction: str | None = None,
+        preferred: Any = None,
+        reservation: Any = None,
+        id: str | None = None,
+    ) -> Ack:
+        """Set the party's confidential position on ``issue`` (head; kept in its caucus)."""
+        fields = {"type": "set_position", "room": room, "issue": issue, "direction": direction}
+        return await self._ack({**fields, "preferred": preferred, "reservation": reservation}, id)
+
+    async def table_proposal(
+        self,
+        room: str,
+        thread: str,
+        terms: dict[str, Any] | None = None,
+        *,
+        clauses: Sequence[str] = (),
+        title: str = "",
+        parent: str | None = None,
+        coalition: str | None = None,
+        id: str | None = None,
+    ) -> Ack:
+        """Table a proposal (``ack.created`` is its id); with ``coalition``, draft a joint one."""
+        fields = {
+            "type": "table_proposal",
+            "room": room,
+            "thread": thread,
+            "terms": dict(terms or {}),
+            "clauses": list(clauses),
+            "title": title,
+            "parent": parent,
+            "coalition": coalition,
+        }
+        return await self._ack(fields, id)
+
+    async def endorse_proposal(self, room: str, proposal: str, *, id: str | None = None) -> Ack:
+        return await self._ack({"type": "endorse_proposal", "room": room, "proposal": proposal}, id)
+
+    async def answer_proposal(
+        self, room: str, proposal: str, answer: str, reason: str = "", *, id: str | None = None
+    ) -> Ack:
+        """Answer ``accept``, ``reject`` or ``reserve`` for the seat's party (head)."""
+        fields = {"type": "answer_proposal", "room": room, "proposal": proposal}
+        return await self._ack({**fields, "answer": answer, "reason": reason}, id)
+
+    async def withdraw_proposal(self, room: str, proposal: str, *, id: str | None = None) -> Ack:
+        return await self._ack(
+            {"type": "withdraw_proposal", "room": room, "proposal": proposal}, id
+        )
+
+    async def record_concession(
+        self,
+        room: str,
+        thread: str,
+        description: str,
+        *,
+        issue: str | None = None,
+        toward: str | None = None,
+        id: str | None = None,
+    ) -> Ack:
+        """Record a concession in words (a move no number shows)."""
+        fields: dict[str, Any] = {"type": "record_concession", "room": room, "thread": thread}
+        fields |= {"description": description, "issue": issue, "toward": toward}
+        return await self._ack(fields, id)
+
+    async def change_stage(self, room: str, to: str, *, id: str | None = None) -> Ack:
+        """Move the room to stage ``to`` (facilitator)."""
+        return await self._ack({"type": "change_stage", "room": room, "to": to}, id)
+
+    async def consent_stage(self, room: str, to: str, *, id: str | None = None) -> Ack:
+        """Consent to moving to ``to`` (head; rooms without a facilitator)."""
+        return await self._ack({"type": "consent_stage", "room": room, "to": to}, id)
+
+    async def declare_coalition(
+        self, room: str, parties: Sequence[str], name: str, *, id: str | None = None
+    ) -> Ack:
+        """Declare a coalition with ``parties`` (``ack.created`` is its id)."""
+        fields = {"type": "declare_coalition", "room": room, "parties": list(parties)}
+        return await self._ack({**fields, "name": name}, id)
+
+    async def join_coalition(self, room: str, coalition: str, *, id: str | None = None) -> Ack:
+        return await self._ack({"type": "join_coalition", "room": room, "coalition": coalition}, id)
+
+    async def sign_agreement(self, room: str, agreement: str, *, id: str | None = None) -> Ack:
+        """Sign the agreement for the seat's party (head, formalization)."""
+        return await self._ack({"type": "sign_agreement", "room": room, "agreement": agreement}, id)
+
     async def ping(self, *, id: str | None = None) -> float:
         """Round-trip time to the server in seconds (from the ping leaving to the pong)."""
         reply = await self._wait(self._submit({"type": "ping"}, id, Pong))

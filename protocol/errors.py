@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     """The seat is known but may not do this."""
     CONFLICT = "conflict"
     """The room's state does not allow this now (e.g. the back-channel is not live yet)."""
+    STAGE_CLOSED = "stage_closed"
+    """A rule of the room's current stage closes this action; the message names the rule."""
     TOO_LONG = "too_long"
     """A text field is longer than the documented limit; ``field`` names it."""
     RATE_LIMITED = "rate_limited"

@@ -126,13 +126,134 @@ class DiscloseThread(RoomCommand):
     to: Audience
 
 
+IssueId = Annotated[
+    str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+]
+TermValue = int | bool | Text
+"""An issue's value: an integer (number), true/false (yes/no), or text (date, option, text).
+Records hold no floats: a fraction is expressed in a smaller unit."""
+Clause = Annotated[
+    str, StringConstraints(min_length=1, max_length=4000), AfterValidator(_no_surrogates)
+]
+LongText = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_surrogates)]
+Stage = Annotated[str, StringConstraints(min_length=1, max_length=60)]
+
+
+class AddIssue(RoomCommand):
+    """Put an issue on the agenda (facilitator, pre-negotiation)."""
+
+    type: Literal["add_issue"]
+    issue: dict[str, Any]
+    """``{"id", "title", "type": number|date|choice|yesno|text, "unit", "min", "max",
+    "options"}``; checked field by field by the server (errors name ``issue.<field>``)."""
+
+
+class SetPosition(RoomCommand):
+    """Set the party's confidential position on an issue (head; logged in its caucus)."""
+
+    type: Literal["set_position"]
+    issue: IssueId
+    direction: Literal["up", "down"] | None = None
+    preferred: TermValue | None = None
+    reservation: TermValue | None = None
+
+
+class TableProposal(RoomCommand):
+    """Table a proposal in a thread (head; facilitator: a mediator's text in plenary).
+
+    With ``coalition``, it is a joint proposal: drafted in the coalition's caucus and tabled
+    once every member has endorsed it.
+    """
+
+    type: Literal["table_proposal"]
+    thread: Identifier
+    terms: Annotated[dict[IssueId, TermValue], Field(max_length=50)] = {}
+    clauses: Annotated[list[Clause], Field(max_length=50)] = []
+    title: Title = ""
+    parent: Identifier | None = None
+    coalition: Identifier | None = None
+
+
+class EndorseProposal(RoomCommand):
+    type: Literal["endorse_proposal"]
+    proposal: Identifier
+
+
+class AnswerProposal(RoomCommand):
+    type: Literal["answer_proposal"]
+    proposal: Identifier
+    answer: Literal["accept", "reject", "reserve"]
+    reason: LongText = ""
+
+
+class WithdrawProposal(RoomCommand):
+    type: Literal["withdraw_proposal"]
+    proposal: Identifier
+
+
+class RecordConcession(RoomCommand):
+    """A concession stated in words (a move no number shows), by a head."""
+
+    type: Literal["record_concession"]
+    thread: Identifier
+    description: LongText
+    issue: IssueId | None = None
+    toward: Identifier | None = None
+
+
+class ChangeStage(RoomCommand):
+    type: Literal["change_stage"]
+    to: Stage
+
+
+class ConsentStage(RoomCommand):
+    """A head's consent to a stage change (rooms without a facilitator)."""
+
+    type: Literal["consent_stage"]
+    to: Stage
+
+
+class DeclareCoalition(RoomCommand):
+    type: Literal["declare_coalition"]
+    parties: Annotated[list[Identifier], Field(min_length=1, max_length=16)]
+    name: Title
+
+
+class JoinCoalition(RoomCommand):
+    type: Literal["join_coalition"]
+    coalition: Identifier
+
+
+class SignAgreement(RoomCommand):
+    type: Literal["sign_agreement"]
+    agreement: Identifier
+
+
 class Ping(Command):
     """Answered by ``pong``; also counts against the command rate."""
 
     type: Literal["ping"]
 
 
-ClientCommand = PostMessage | OpenBackchannel | AcceptBackchannel | DiscloseThread | Ping
+ClientCommand = (
+    PostMessage
+    | OpenBackchannel
+    | AcceptBackchannel
+    | DiscloseThread
+    | AddIssue
+    | SetPosition
+    | TableProposal
+    | EndorseProposal
+    | AnswerProposal
+    | WithdrawProposal
+    | RecordConcession
+    | ChangeStage
+    | ConsentStage
+    | DeclareCoalition
+    | JoinCoalition
+    | SignAgreement
+    | Ping
+)
 ClientFrame = Annotated[Hello | ClientCommand, Field(discriminator="type")]
 CLIENT_TYPES: dict[str, type[Frame]] = {
     "hello": Hello,
@@ -140,6 +261,18 @@ CLIENT_TYPES: dict[str, type[Frame]] = {
     "open_backchannel": OpenBackchannel,
     "accept_backchannel": AcceptBackchannel,
     "disclose_thread": DiscloseThread,
+    "add_issue": AddIssue,
+    "set_position": SetPosition,
+    "table_proposal": TableProposal,
+    "endorse_proposal": EndorseProposal,
+    "answer_proposal": AnswerProposal,
+    "withdraw_proposal": WithdrawProposal,
+    "record_concession": RecordConcession,
+    "change_stage": ChangeStage,
+    "consent_stage": ConsentStage,
+    "declare_coalition": DeclareCoalition,
+    "join_coalition": JoinCoalition,
+    "sign_agreement": SignAgreement,
     "ping": Ping,
 }
 
@@ -220,6 +353,8 @@ class Ack(Frame):
     """The id had been used: nothing new was appended; ``seq`` is the first attempt's."""
     thread: str | None = None
     """The thread of the command's event (for ``open_backchannel``: the new back-channel)."""
+    created: str | None = None
+    """The id of what the command created: a back-channel, proposal or coalition."""
 
 
 class ErrorFrame(Frame):
@@ -312,7 +447,12 @@ def validation_failure(exc: ValidationError) -> tuple[ErrorCode, str, str | None
     """The wire error for a failed validation: its first problem, with the field's dotted path."""
     first = exc.errors()[0]
     where = ".".join(str(part) for part in first["loc"]) or None
-    prose = first["loc"][-1:] in (("text",), ("title",)) if first["loc"] else False
+    prose = (
+        first["loc"][-1:] in (("text",), ("title",), ("description",), ("reason",), ("name",))
+        if first["loc"]
+        else False
+    )
+    prose = prose or (len(first["loc"]) >= 2 and first["loc"][0] == "clauses")
     code = ErrorCode.TOO_LONG if prose and first["type"] == "string_too_long" else ErrorCode.INVALID
     return code, f"{where or 'frame'}: {first['msg']}", where
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from protocol.frames import Audience, CommandId, Identifier, Text, Title, Token
+from protocol.frames import Audience, ClientFrame, CommandId, Identifier, Text, Title, Token
 
 
 class Body(BaseModel):
@@ -35,3 +35,8 @@ class AcceptBackchannelBody(Body):
 class DiscloseThreadBody(Body):
     id: CommandId
     to: Audience
+
+
+CommandBody = RootModel[ClientFrame]
+"""``POST /api/v1/rooms/{room}/commands`` takes a command frame exactly as the WebSocket does
+(``hello`` and ``ping`` are refused there: they are not room commands)."""

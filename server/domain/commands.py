@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooLong
 from server.domain.events import EventKind
 from server.domain.permissions import Action, Needs, requirement
-from server.domain.room import Audience, RoomState, Seat, Thread, ThreadKind
+from server.domain.room import Audience, EventView, RoomState, Seat, Thread, ThreadKind, apply
+from server.domain.stages import check_open
 from server.domain.visibility import HIDDEN, Viewer, visibility
 
 
@@ -40,7 +41,7 @@ def acting_seat(room: RoomState, seat_id: str) -> Seat:
     return seat
 
 
-def _thread_for(room: RoomState, seat: Seat, thread_id: str) -> Thread:
+def thread_for(room: RoomState, seat: Seat, thread_id: str) -> Thread:
     thread = room.threads.get(thread_id)
     viewer = Viewer(seat.role, seat.party)
     if thread is None or visibility(EventKind.THREAD_OPENED, thread_id, viewer, room) == HIDDEN:
@@ -48,7 +49,8 @@ def _thread_for(room: RoomState, seat: Seat, thread_id: str) -> Thread:
     return thread
 
 
-def _allowed(
+def allowed(
+    room: RoomState,
     seat: Seat,
     action: Action,
     thread: Thread | None,
@@ -64,6 +66,7 @@ def _allowed(
         raise Forbidden(f"your party is not a member of this thread; you may not {what}")
     if needs in (Needs.HEAD, Needs.HEAD_MEMBER) and not seat.head:
         raise Forbidden(f"only the head of delegation may {what}")
+    check_open(room.rules, room.stage, action, thread.kind if thread else kind)
 
 
 def _article(word: str) -> str:
@@ -74,8 +77,8 @@ def decide_post_message(
     room: RoomState, seat_id: str, thread_id: str, text: str, *, max_chars: int
 ) -> Move:
     seat = acting_seat(room, seat_id)
-    thread = _thread_for(room, seat, thread_id)
-    _allowed(seat, Action.POST_MESSAGE, thread, what="post in this thread")
+    thread = thread_for(room, seat, thread_id)
+    allowed(room, seat, Action.POST_MESSAGE, thread, what="post in this thread")
     if not thread.live:
         raise Conflict("this back-channel is not live yet: not every party has accepted")
     if not text.strip():
@@ -89,8 +92,13 @@ def decide_open_backchannel(
     room: RoomState, seat_id: str, parties: list[str], title: str, *, thread_id: str | None = None
 ) -> Move:
     seat = acting_seat(room, seat_id)
-    _allowed(
-        seat, Action.OPEN_BACKCHANNEL, None, what="open a back-channel", kind=ThreadKind.BACKCHANNEL
+    allowed(
+        room,
+        seat,
+        Action.OPEN_BACKCHANNEL,
+        None,
+        what="open a back-channel",
+        kind=ThreadKind.BACKCHANNEL,
     )
     assert seat.party is not None
     others = []
@@ -128,10 +136,10 @@ def new_thread_id() -> str:
 
 def decide_accept_backchannel(room: RoomState, seat_id: str, thread_id: str) -> Move:
     seat = acting_seat(room, seat_id)
-    thread = _thread_for(room, seat, thread_id)
+    thread = thread_for(room, seat, thread_id)
     if thread.kind != ThreadKind.BACKCHANNEL:
         raise Invalid("only a back-channel is accepted", field="thread")
-    _allowed(seat, Action.ACCEPT_BACKCHANNEL, thread, what="accept this back-channel")
+    allowed(room, seat, Action.ACCEPT_BACKCHANNEL, thread, what="accept this back-channel")
     if seat.party in thread.accepted:
         raise Conflict("your party has already accepted this back-channel")
     return Move(EventKind.THREAD_ACCEPTED, seat.id, seat.party, thread.id, {})
@@ -139,14 +147,32 @@ def decide_accept_backchannel(room: RoomState, seat_id: str, thread_id: str) -> 
 
 def decide_disclose_thread(room: RoomState, seat_id: str, thread_id: str, to: str) -> Move:
     seat = acting_seat(room, seat_id)
-    thread = _thread_for(room, seat, thread_id)
+    thread = thread_for(room, seat, thread_id)
     try:
         audience = Audience(to)
     except ValueError:
         raise Invalid("disclose to 'observers' or 'everyone'", field="to") from None
     if thread.kind == ThreadKind.PLENARY:
         raise Invalid("the plenary is public already", field="thread")
-    _allowed(seat, Action.DISCLOSE_THREAD, thread, what="disclose threads")
+    allowed(room, seat, Action.DISCLOSE_THREAD, thread, what="disclose threads")
     if thread.disclosed_to == Audience.EVERYONE or thread.disclosed_to == audience:
         raise Conflict(f"this thread is already disclosed to {thread.disclosed_to}")
     return Move(EventKind.THREAD_DISCLOSED, seat.id, seat.party, thread.id, {"to": audience.value})
+
+
+def then(room: RoomState, move: Move) -> RoomState:
+    """The state once ``move`` is appended (its seq is a stand-in: nothing here reads it)."""
+    view = EventView(
+        seq=room.seq + 1,
+        kind=move.kind,
+        stage=room.stage,
+        seat=move.seat,
+        party=move.party,
+        thread=move.thread,
+        body=move.body,
+    )
+    return apply(room, view)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(6)}"

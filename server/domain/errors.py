@@ -8,6 +8,7 @@
      ├── NotFound     no such thing for this seat (hidden things are reported as absent)
      ├── Forbidden    the seat may not do this
      └── Conflict     the room's state does not allow it now
+          └── StageClosed  a rule of the current stage closes this action
 
 The web layer maps each to a wire error code in one table (server/web/errors.py).
 """
@@ -40,3 +41,9 @@ class Forbidden(DomainError):
 
 class Conflict(DomainError):
     pass
+
+
+class StageClosed(Conflict):
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(message, field=None)
+        self.rule = rule

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 RECORD_VERSION = 1
 
@@ -31,6 +32,15 @@ class EventKind(StrEnum):
     AGREEMENT_SIGNED = "agreement_signed"
     OBSERVER_NOTE_ADDED = "observer_note_added"
     CORRECTION_ISSUED = "correction_issued"
+    AGENDA_ISSUE_ADDED = "agenda_issue_added"
+    POSITION_SET = "position_set"
+    PROPOSAL_DRAFTED = "proposal_drafted"
+    PROPOSAL_ENDORSED = "proposal_endorsed"
+    RETRACTION_RECORDED = "retraction_recorded"
+    STAGE_CONSENTED = "stage_consented"
+    COALITION_DECLARED = "coalition_declared"
+    COALITION_JOINED = "coalition_joined"
+    AGREEMENT_CONCLUDED = "agreement_concluded"
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -72,3 +82,24 @@ def build_record(
         "salt": salt.hex(),
         "body": dict(body),
     }
+
+
+CREATING_KINDS = frozenset(
+    {
+        EventKind.THREAD_OPENED,
+        EventKind.PROPOSAL_TABLED,
+        EventKind.PROPOSAL_DRAFTED,
+        EventKind.COALITION_DECLARED,
+    }
+)
+
+
+def created_id(kind: str, body: Mapping[str, Any]) -> str | None:
+    """The id of what an event of ``kind`` created (a back-channel, proposal or coalition)."""
+    if kind == EventKind.THREAD_OPENED:
+        return str(body["thread"]["id"])
+    if kind in (EventKind.PROPOSAL_TABLED, EventKind.PROPOSAL_DRAFTED):
+        return str(body["proposal"]["id"])
+    if kind == EventKind.COALITION_DECLARED:
+        return str(body["coalition"]["id"])
+    return None

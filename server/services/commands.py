@@ -26,7 +26,8 @@ from server.storage.log_reader import find_command
 from server.storage.records import Appended, NewEvent, RoomHead
 from server.storage.writer import LogWriter
 
-Decide = Callable[[RoomState], Move]
+Decide = Callable[[RoomState], Move | tuple[Move, ...]]
+"""A pure decision: the event, or events, a command appends given the room's state."""
 ATTEMPTS = 5
 
 
@@ -55,17 +56,18 @@ class CommandService:
     def _enqueue(
         self, actor: Grant, decide: Decide, state: RoomState, command_id: str | None
     ) -> Any:
-        move = decide(state)
+        decided = decide(state)
+        moves = decided if isinstance(decided, tuple) else (decided,)
         decided_at = state.state_seq
 
         def still_current(head: RoomHead) -> None:
             if head.state_seq != decided_at:
                 raise StaleState()
 
-        event = NewEvent(move.kind, move.body, seat=move.seat, party=move.party, thread=move.thread)
-        return self._writer.enqueue(
-            actor.room_id, (event,), command_id=command_id, check=still_current
+        new = tuple(
+            NewEvent(m.kind, m.body, seat=m.seat, party=m.party, thread=m.thread) for m in moves
         )
+        return self._writer.enqueue(actor.room_id, new, command_id=command_id, check=still_current)
 
     async def _finish(
         self, future: Any, actor: Grant, decide: Decide, command_id: str | None

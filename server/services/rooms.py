@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from server.domain.agenda import parse_agenda
 from server.domain.commands import acting_seat
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.events import EventKind
 from server.domain.permissions import Action, requirement
+from server.domain.procedure import position_body
 from server.domain.room import DEFAULT_STAGES, PLENARY, Party, Policy, Role, ThreadKind
+from server.domain.stages import DEFAULT_RULES, StageRule
 from server.services.access import AccessService
 from server.services.states import RoomStates
 from server.storage.access_store import Grant
@@ -38,6 +41,21 @@ class RoomSetup:
     stages: Sequence[str] = DEFAULT_STAGES
     policy: Policy = field(default_factory=Policy)
     room_id: str | None = None
+    agenda: Sequence[Mapping[str, object]] = ()
+    """Issues in their JSON form (:func:`server.domain.agenda.parse_issue`)."""
+    positions: Sequence[PositionSpec] = ()
+    """Each party's confidential positions, from its brief."""
+    rules: Sequence[StageRule] | None = None
+    """Stage rules; None: the default rules (which name the default stages)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionSpec:
+    party: str
+    issue: str
+    direction: str | None = None
+    preferred: object = None
+    reservation: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +146,18 @@ def validate_setup(setup: RoomSetup) -> None:
     ids = seat_ids(setup)
     if len(set(ids)) != len(ids):
         raise Invalid("seat ids must be unique", field="seats")
+    agenda = {issue.id: issue for issue in parse_agenda(list(setup.agenda))}
+    for i, spec in enumerate(setup.positions):
+        where = f"positions.{i}"
+        if spec.party not in party_ids:
+            raise Invalid(f"no party {spec.party!r}", field=f"{where}.party")
+        issue = agenda.get(spec.issue)
+        if issue is None:
+            raise Invalid(f"no issue {spec.issue!r} on the agenda", field=f"{where}.issue")
+        try:
+            position_body(issue, spec.party, spec.direction, spec.preferred, spec.reservation)
+        except Invalid as exc:
+            raise Invalid(exc.message, field=f"{where}.{exc.field}") from None
 
 
 def opening_events(setup: RoomSetup, ids: Sequence[str]) -> list[NewEvent]:
@@ -141,6 +171,8 @@ def opening_events(setup: RoomSetup, ids: Sequence[str]) -> list[NewEvent]:
                 "stage": setup.stages[0],
                 "policy": setup.policy.as_body(),
                 "parties": [{"id": p.id, "name": p.name} for p in setup.parties],
+                "agenda": [issue.as_body() for issue in parse_agenda(list(setup.agenda))],
+                "rules": [rule.as_body() for rule in _rules(setup)],
             },
         )
     ]
@@ -163,7 +195,34 @@ def opening_events(setup: RoomSetup, ids: Sequence[str]) -> list[NewEvent]:
             "title": f"{party.name} caucus",
         }
         out.append(NewEvent(EventKind.THREAD_OPENED, {"thread": body}, thread=caucus))
+    agenda = {issue.id: issue for issue in parse_agenda(list(setup.agenda))}
+    for spec in setup.positions:
+        # A brief's position is confidential: it lives in the party's caucus.
+        position = position_body(
+            agenda[spec.issue], spec.party, spec.direction, spec.preferred, spec.reservation
+        )
+        out.append(
+            NewEvent(
+                EventKind.POSITION_SET,
+                position,
+                party=spec.party,
+                thread=f"caucus-{spec.party}",
+            )
+        )
     return out
+
+
+def _rules(setup: RoomSetup) -> Sequence[StageRule]:
+    if setup.rules is not None:
+        return setup.rules
+    if tuple(setup.stages) == DEFAULT_STAGES:
+        return DEFAULT_RULES
+    # Default rules name default stages: keep those whose stages this room has.
+    return [
+        StageRule(r.name, r.action, r.closed_in & set(setup.stages), r.reason, r.thread_kind)
+        for r in DEFAULT_RULES
+        if r.closed_in & set(setup.stages)
+    ]
 
 
 class RoomService:

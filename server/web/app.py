@@ -14,7 +14,7 @@ from server.services.rooms import RoomService
 from server.services.states import RoomStates
 from server.storage.database import Database
 from server.storage.writer import LogWriter
-from server.web import api, gateway, health
+from server.web import api, gateway, health, negotiation_api
 from server.web.errors import error_middleware
 from server.web.keys import (
     ACCESS,
@@ -41,6 +41,7 @@ def init_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(gateway.close_all)
     app.add_routes(health.routes)
     app.add_routes(api.routes)
+    app.add_routes(negotiation_api.routes)
     app.add_routes(gateway.routes)
     return app
 

@@ -14,7 +14,15 @@ import sqlalchemy.exc
 from aiohttp import web
 
 from protocol.errors import ErrorCode
-from server.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLong
+from server.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    StageClosed,
+    TooLong,
+)
 from server.services.errors import StaleState, Unauthenticated
 from server.storage.database import DatabaseUnavailable
 from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
@@ -35,6 +43,7 @@ ERROR_TABLE: dict[type[BaseException], WireError] = {
     NotFound: WireError(ErrorCode.NOT_FOUND, 404),
     Forbidden: WireError(ErrorCode.FORBIDDEN, 403),
     Conflict: WireError(ErrorCode.CONFLICT, 409),
+    StageClosed: WireError(ErrorCode.STAGE_CLOSED, 409),
     StaleState: WireError(ErrorCode.CONFLICT, 409),
     Unauthenticated: WireError(ErrorCode.UNAUTHENTICATED, 401),
     RoomNotFound: WireError(ErrorCode.NOT_FOUND, 404),
@@ -59,6 +68,10 @@ class ApiError(Exception):
 
 
 def lookup(exc: BaseException) -> WireError | None:
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        # The connection died under the statement (the server was shut down or the backend
+        # terminated): whatever the driver calls it, the database is unavailable.
+        return ERROR_TABLE[sqlalchemy.exc.OperationalError]
     for cls in type(exc).__mro__:
         if cls in ERROR_TABLE:
             return ERROR_TABLE[cls]

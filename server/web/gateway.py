@@ -19,18 +19,14 @@ from aiohttp import WSMsgType, web
 
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
-    AcceptBackchannel,
     Ack,
     ClientCommand,
-    DiscloseThread,
     ErrorFrame,
     FrameError,
     Hello,
     Limits,
-    OpenBackchannel,
     Ping,
     Pong,
-    PostMessage,
     SeatInfo,
     Welcome,
     decode_command,
@@ -38,15 +34,16 @@ from protocol.frames import (
     readable_id,
 )
 from server import __version__
-from server.domain import commands as rules
+from server.domain.events import CREATING_KINDS, created_id
 from server.domain.room import RoomState
 from server.domain.visibility import Viewer
 from server.realtime.hub import Subscription
 from server.realtime.outbox import Outbox
 from server.realtime.ratelimit import TokenBucket
-from server.services.commands import Decide
+from server.services.decisions import decision
 from server.services.errors import Unauthenticated
 from server.storage.access_store import Grant
+from server.storage.records import StoredEvent
 from server.web.auth import check_origin
 from server.web.errors import describe
 from server.web.keys import ACCESS, COMMANDS, CONNECTIONS, HUB, SETTINGS, STATES
@@ -87,32 +84,6 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     finally:
         request.app[CONNECTIONS].discard(connection)
     return ws
-
-
-def decider(command: ClientCommand, max_chars: int) -> Callable[[str], Decide]:
-    """The pure decision for ``command``, given the acting seat id."""
-    match command:
-        case PostMessage():
-            return lambda seat: (
-                lambda state: rules.decide_post_message(
-                    state, seat, command.thread, command.text, max_chars=max_chars
-                )
-            )
-        case OpenBackchannel():
-            return lambda seat: (
-                lambda state: rules.decide_open_backchannel(
-                    state, seat, list(command.parties), command.title
-                )
-            )
-        case AcceptBackchannel():
-            return lambda seat: (
-                lambda state: rules.decide_accept_backchannel(state, seat, command.thread)
-            )
-        case DiscloseThread():
-            return lambda seat: (
-                lambda state: rules.decide_disclose_thread(state, seat, command.thread, command.to)
-            )
-    raise TypeError(f"no decision for {type(command).__name__}")  # pragma: no cover
 
 
 class Connection:
@@ -365,7 +336,7 @@ class Connection:
                 id=frame.id,
             )
             return
-        decide = decider(frame, self.settings.max_text_chars)(grant.seat_id)
+        decide = decision(frame, grant.seat_id, self.settings.max_text_chars)
         pending = self.app[COMMANDS].submit(grant, decide, frame.id)
         task = asyncio.create_task(self._answer(frame.id, frame.room, pending))
         self._tasks.add(task)
@@ -388,9 +359,17 @@ class Connection:
                     seq=appended.first.seq,
                     duplicate=appended.duplicate,
                     thread=appended.first.thread,
+                    created=created_by(appended.first),
                 )
             )
         )
+
+
+def created_by(event: StoredEvent) -> str | None:
+    """What a command's first event created, for its ack."""
+    if event.kind not in CREATING_KINDS:
+        return None
+    return created_id(event.kind, json.loads(event.record)["body"])
 
 
 def _readable_id(text: str) -> str | None:

@@ -28,6 +28,7 @@ from protocol.frames import (
     Ping,
     PostMessage,
     SeatResume,
+    TableProposal,
     decode_command,
     encode,
 )
@@ -103,9 +104,51 @@ def test_every_client_type_is_decodable() -> None:
             "open_backchannel",
             "accept_backchannel",
             "disclose_thread",
+            "add_issue",
+            "set_position",
+            "table_proposal",
+            "endorse_proposal",
+            "answer_proposal",
+            "withdraw_proposal",
+            "record_concession",
+            "change_stage",
+            "consent_stage",
+            "declare_coalition",
+            "join_coalition",
+            "sign_agreement",
             "ping",
         ]
     )
+
+
+def test_proposal_terms_keep_their_json_types() -> None:
+    fields = {
+        "type": "table_proposal",
+        "id": "c9",
+        "room": "r-1",
+        "thread": "plenary",
+        "terms": {"troops": 27000, "ceasefire": True, "withdrawal": "1973-03-29"},
+    }
+    decoded = decode_command(frame(**fields))
+    assert isinstance(decoded, TableProposal)
+    assert decoded.terms == {"troops": 27000, "ceasefire": True, "withdrawal": "1973-03-29"}
+    assert type(decoded.terms["ceasefire"]) is bool
+    assert type(decoded.terms["troops"]) is int
+
+
+@pytest.mark.parametrize("value", [1.5, None, [1], {"a": 1}])
+def test_proposal_terms_refuse_floats_and_structures(value: object) -> None:
+    fields = {
+        "type": "table_proposal",
+        "id": "c9",
+        "room": "r-1",
+        "thread": "plenary",
+        "terms": {"troops": value},
+    }
+    with pytest.raises(FrameError) as caught:
+        decode_command(frame(**fields))
+    assert caught.value.code == ErrorCode.INVALID
+    assert caught.value.field is not None and caught.value.field.startswith("terms.troops")
 
 
 @pytest.mark.parametrize(

@@ -114,6 +114,8 @@ def http(
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             raw = response.read()
+            if raw and response.headers.get_content_type() != "application/json":
+                return response.status, raw.decode()  # documents (Markdown, HTML)
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as exc:
         raw = exc.read()

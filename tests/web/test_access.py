@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import urllib.request
+from pathlib import Path
 
 from sqlalchemy import select
 
 from server.storage.database import Database
 from server.storage.tables import events, invites, sessions
+from tests.support.databases import sqlite_url
 from tests.support.live import LiveServer, http, redeem
 from tests.support.processes import parley_env, run_parley
 from tests.support.wsclient import Peer
@@ -158,3 +160,41 @@ def test_exercise_start_prints_the_room_and_every_seat(tmp_path: object) -> None
         and "tutorial" in unknown.stderr
         and "Traceback" not in unknown.stderr
     )
+
+
+def test_the_paris_scenario_seats_four_delegations_with_an_agenda(tmp_path: object) -> None:
+    env = parley_env(PARLEY_DATA_DIR=str(tmp_path))
+    assert run_parley("db", "upgrade", env=env).returncode == 0
+    result = run_parley("exercise", "start", "paris-1973", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    parties = [s["party"] for s in printed["seats"] if s["role"] == "delegate"]
+    assert sorted(parties) == sorted(["us", "drv", "rvn", "prg"] * 2)
+    assert [s["role"] for s in printed["seats"]].count("observer") == 1
+    token = printed["seats"][0]["invite_url"].split("#", 1)[1]
+    server = LiveServer(sqlite_url(Path(str(tmp_path)) / "parley.db"), Path(str(tmp_path)))
+    server.start()
+    try:
+        session = redeem(server.base_url, f"{server.base_url}/join#{token}")
+        status, agenda = http(
+            "GET",
+            f"{server.base_url}/api/v1/rooms/{printed['room']}/agenda",
+            token=session["token"],
+        )
+        assert status == 200
+        assert [i["id"] for i in agenda["issues"]] == [
+            "withdrawal_date",
+            "troop_ceiling",
+            "commission_size",
+            "ceasefire",
+            "political_track",
+        ]
+        # The facilitator reads every party's brief (room policy: it reads the caucuses).
+        status, briefs = http(
+            "GET",
+            f"{server.base_url}/api/v1/rooms/{printed['room']}/positions",
+            token=session["token"],
+        )
+        assert status == 200 and {p["party"] for p in briefs["positions"]} == set(parties)
+    finally:
+        server.stop()

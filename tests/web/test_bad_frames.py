@@ -353,6 +353,7 @@ async def test_every_bad_frame_gets_its_error_and_breaks_nothing(
             "seq": seq,
             "duplicate": False,
             "thread": thread,
+            "created": None,
         }
         assert own_events[room_id]["seq"] == seq
         assert own_events[room_id]["record"]["body"] == {"text": text}
@@ -374,6 +375,7 @@ async def test_every_bad_frame_gets_its_error_and_breaks_nothing(
         "seq": before["delegate"] + 1,
         "duplicate": True,
         "thread": "plenary",
+        "created": None,
     }
 
     # Everyone else: the witness received the three messages live, and nothing else.

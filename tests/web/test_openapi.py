@@ -49,6 +49,8 @@ SPEC_PATH = ROOT / "docs" / "openapi.yaml"
 SPEC_URI = "urn:parley:openapi"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 JSON = "application/json"
+DOCUMENTS = ("text/markdown", "text/html")
+"""Content types of documents some operations answer with instead of JSON."""
 
 NOT_IN_PATHS = {("GET", "/api/v1/ws"): "the WebSocket endpoint, documented in docs/protocol.md"}
 """Routes of the application the document mentions in its description instead of its paths."""
@@ -59,10 +61,18 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "acceptBackchannel": bodies.AcceptBackchannelBody,
     "discloseThread": bodies.DiscloseThreadBody,
     "postMessage": bodies.PostMessageBody,
+    "runCommand": bodies.CommandBody,
 }
 """The pydantic model that validates each operation's request body."""
 
-WRITES = ("rotateInvite", "openBackchannel", "acceptBackchannel", "discloseThread", "postMessage")
+WRITES = (
+    "rotateInvite",
+    "openBackchannel",
+    "acceptBackchannel",
+    "discloseThread",
+    "postMessage",
+    "runCommand",
+)
 UNEXERCISED: dict[tuple[str, int], str] = {
     **{(op, 503): "the log writer closes only while the server shuts down" for op in WRITES},
     ("getHealth", 503): "needs an unreachable database: test_health_without_database",
@@ -283,7 +293,8 @@ def test_operations_document_their_error_statuses() -> None:
         for status in statuses:
             response, pointer = op.response(status) or ({}, "")
             assert response.get("description"), f"{op.id} {status} has no description"
-            assert JSON in response.get("content", {}), f"{op.id} {status} has no JSON body"
+            if status >= 400 or not set(response.get("content", {})) & set(DOCUMENTS):
+                assert JSON in response.get("content", {}), f"{op.id} {status} has no JSON body"
             if status >= 400:
                 # Every error body is the shared Error schema, or narrows it.
                 schema = pointer_get(spec(), f"{pointer}/content/{escape(JSON)}/schema")
@@ -380,6 +391,8 @@ def send(method: str, url: str, data: bytes | None, headers: Mapping[str, str]) 
             status, head, raw = exc.code, exc.headers, exc.read()
         finally:
             exc.close()
+    if raw and head.get_content_type() in DOCUMENTS:
+        return Answer(status, head, raw.decode())
     return Answer(status, head, json.loads(raw) if raw else None)
 
 
@@ -461,8 +474,9 @@ class Api:
         documented = op.response(answer.status)
         assert documented is not None, f"{label}: status {answer.status} is not documented"
         response, response_pointer = documented
-        assert answer.headers.get_content_type() == JSON, label
-        content = f"{response_pointer}/content/{escape(JSON)}/schema"
+        content_type = answer.headers.get_content_type()
+        assert content_type in response.get("content", {}), f"{label}: {content_type}"
+        content = f"{response_pointer}/content/{escape(content_type)}/schema"
         errors = schema_errors(content, answer.body)
         assert not errors, f"{label} {answer.status}: {errors} in {answer.body}"
         for name, header in response.get("headers", {}).items():
@@ -738,9 +752,135 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     redeem(401, body={"token": room.seat("us-2").invite_url.split("#", 1)[1]})
     fresh = redeem(200, body={"token": rotated["invite_url"].split("#", 1)[1]})
     assert session(200, token=fresh["token"])["seat"]["id"] == "us-2"
-    rotate(201, cookie=fac, origin=own, room=r, seat="observer")
+    new_link = rotate(201, cookie=fac, origin=own, room=r, seat="observer")["invite_url"]
+    obs = redeem(200, body={"token": new_link.split("#", 1)[1]})["token"]
     log = all_events(fac)
     assert [e["kind"] for e in log].count("seat_invite_rotated") == 2
+
+    # Negotiation: commands over HTTP, the agenda, proposals, positions, coalitions, agreement
+    run = partial(api.call, "runCommand")
+    agenda = partial(api.call, "getAgenda")
+    positions = partial(api.call, "listPositions")
+    proposals = partial(api.call, "listProposals")
+    proposal = partial(api.call, "getProposal")
+    compare = partial(api.call, "compareProposals")
+    coalitions = partial(api.call, "listCoalitions")
+    agreement = partial(api.call, "getAgreement")
+    markdown = partial(api.call, "getAgreementMarkdown")
+    html = partial(api.call, "getAgreementHtml")
+
+    def cmd(kind: str, command_id: str, **fields: Any) -> dict[str, Any]:
+        return {"v": 1, "type": kind, "id": command_id, "room": r, **fields}
+
+    got = agenda(200, token=obs, room=r)
+    assert got["issues"] == [] and got["stage"] == "pre-negotiation"
+    assert "no-new-proposals-in-formalization" in {rule["name"] for rule in got["rules"]}
+    agenda(401, room=r)
+    agenda(404, token=us1, room=other, field="room")
+    issue = {"id": "troops", "title": "Troop ceiling", "type": "number", "unit": "troops"}
+    issue |= {"min": 0, "max": 50000}
+    added = run(201, token=fac, room=r, body=cmd("add_issue", "i-1", issue=issue))
+    assert added["events"] == ["agenda_issue_added"] and added["created"] is None
+    assert run(200, token=fac, room=r, body=cmd("add_issue", "i-1", issue=issue))["duplicate"]
+    assert agenda(200, token=us1, room=r)["issues"] == [issue]
+    bad_issue = cmd("add_issue", "i-2", issue={**issue, "type": "float"})
+    run(400, token=fac, room=r, body=bad_issue, code="invalid", field="issue.type")
+    run(400, token=fac, room=r, raw=b'{"v": 1, "type": "warp", "id": "w"}', field="type")
+    run(400, token=fac, room=r, raw=b"[1]", code="bad_request")
+    run(400, token=fac, room=r, body={"v": 1, "type": "ping", "id": "p"}, field="type")
+    early = cmd("table_proposal", "p-0", thread="plenary", clauses=["Ceasefire now."])
+    run(409, token=us1, room=r, body=early, code="stage_closed")
+    run(403, token=us1, room=r, body=cmd("change_stage", "s-0", to="opening"), code="forbidden")
+    run(403, cookie=fac, room=r, body=cmd("change_stage", "s-0", to="opening"), field="Origin")
+    run(401, room=r, body=cmd("change_stage", "s-0", to="opening"))
+    run(404, token=fac, room=other, body=cmd("change_stage", "s-0", to="opening"), field="room")
+    elsewhere = {**cmd("change_stage", "s-0", to="opening"), "room": other}
+    run(404, token=fac, room=r, body=elsewhere, field="room")
+    run(413, token=fac, room=r, body=big)
+    run(201, token=fac, room=r, body=cmd("change_stage", "s-1", to="opening"))
+
+    table = partial(cmd, "table_proposal", thread="plenary")
+    p1 = run(201, token=us1, room=r, body=table("p-1", terms={"troops": 40000}))["created"]
+    p2 = run(201, token=drv1, room=r, body=table("p-2", terms={"troops": 0}, parent=p1))
+    third = run(
+        201, token=us1, room=r, body=table("p-3", terms={"troops": 20000}, parent=p2["created"])
+    )
+    p3 = third["created"]
+    assert third["events"] == ["proposal_tabled", "concession_recorded"]
+    listed = {p["id"]: p["status"] for p in proposals(200, token=obs, room=r)["proposals"]}
+    assert listed == {p1: "superseded", p2["created"]: "superseded", p3: "tabled"}
+    proposals(401, room=r)
+    proposals(404, token=us1, room=other, field="room")
+    assert proposal(200, token=rvn1, room=r, proposal=p3)["answering_parties"] == [
+        "us",
+        "drv",
+        "rvn",
+    ]
+    proposal(404, token=us1, room=r, proposal="pr-000000000000", field="proposal")
+    proposal(401, room=r, proposal=p3)
+    diff = compare(200, token=fac, room=r, proposal=p1, other=p3)
+    assert diff["terms"] == [
+        {
+            "issue": "troops",
+            "title": "Troop ceiling",
+            "from": 40000,
+            "to": 20000,
+            "changed": True,
+            "delta": -20000,
+            "size": "0.4000",
+        }
+    ]
+    compare(404, token=us1, room=r, proposal=p1, other="pr-000000000000", field="other")
+    compare(401, room=r, proposal=p1, other=p3)
+
+    stance = cmd("set_position", "pos-1", issue="troops", direction="down", preferred=0)
+    run(201, token=us1, room=r, body={**stance, "reservation": 30000})
+    assert [x["party"] for x in positions(200, token=us1, room=r)["positions"]] == ["us"]
+    assert positions(200, token=drv1, room=r)["positions"] == []
+    assert positions(200, token=obs, room=r)["positions"] == []
+    assert len(positions(200, token=fac, room=r)["positions"]) == 1
+    positions(401, room=r)
+    positions(404, token=us1, room=other, field="room")
+
+    co = run(
+        201, token=drv1, room=r, body=cmd("declare_coalition", "co-1", parties=["rvn"], name="Bloc")
+    )
+    listed_co = coalitions(200, token=us1, room=r)["coalitions"]
+    assert listed_co == [
+        {
+            "id": co["created"],
+            "name": "Bloc",
+            "parties": ["drv", "rvn"],
+            "joined": ["drv"],
+            "formed": False,
+        }
+    ]
+    coalitions(401, room=r)
+    coalitions(404, token=us1, room=other, field="room")
+
+    for document in (agreement, markdown, html):
+        document(404, token=us1, room=r, code="not_found")
+        document(404, token=us1, room=other, field="room")
+        document(401, room=r)
+    answer = partial(cmd, "answer_proposal", proposal=p3)
+    assert run(201, token=drv1, room=r, body=answer("a-1", answer="accept"))["events"] == [
+        "proposal_answered"
+    ]
+    assert run(201, token=rvn1, room=r, body=answer("a-2", answer="accept"))["events"] == [
+        "proposal_answered",
+        "agreement_reached",
+    ]
+    run(409, token=rvn1, room=r, body=answer("a-3", answer="reject"), code="conflict")
+    for i, stage in enumerate(("detailed-discussion", "verification", "formalization")):
+        run(201, token=fac, room=r, body=cmd("change_stage", f"s-{i + 2}", to=stage))
+    post(409, token=drv2, room=r, thread=bc, body=msg("late"), code="stage_closed")
+    for i, head in enumerate((us1, drv1, rvn1)):
+        run(201, token=head, room=r, body=cmd("sign_agreement", f"sig-{i}", agreement=p3))
+    signed = agreement(200, token=obs, room=r)
+    assert signed["signed"] is True and signed["terms"] == {"troops": 20000}
+    assert [s["party"] for s in signed["signatures"]] == ["us", "drv", "rvn"]
+    assert "- Troop ceiling: 20000 troops" in markdown(200, token=rvn1, room=r)
+    assert "<dd>20000 troops</dd>" in html(200, token=us1, room=r)
 
     # Every documented status was seen, but those that cannot be provoked here.
     documented = {(op.id, s) for op in operations().values() for s in op.statuses()}
