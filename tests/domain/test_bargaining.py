@@ -343,3 +343,42 @@ def test_an_explicit_concession_is_recorded_by_a_head_in_words() -> None:
         deal.decide_record_concession(state, "drv-1", "plenary", "x", toward="drv")
     with pytest.raises(Forbidden):
         deal.decide_record_concession(state, "drv-2", "plenary", "x")
+
+
+def test_a_mediators_single_text_has_no_sponsor_and_needs_every_partys_acceptance() -> None:
+    state = opened()
+    moves = deal.decide_table_proposal(
+        state, "facilitator", "plenary", terms={"ceasefire": True}, clauses=["Joint commission."]
+    )
+    assert kinds(moves) == [EventKind.PROPOSAL_TABLED]
+    pid = moves[0].body["proposal"]["id"]  # type: ignore[index]
+    state = play(state, moves)
+    text = state.proposals[pid]
+    assert text.mediator and text.sponsors == ()
+    with pytest.raises(Forbidden):
+        deal.decide_table_proposal(state, "facilitator", "caucus-us", terms={"ceasefire": True})
+    for party in ("us", "drv", "rvn"):
+        state = play(state, deal.decide_answer_proposal(state, HEADS[party], pid, "accept"))
+        assert deal.status(state, state.proposals[pid]) == Status.ACCEPTED_BY_SOME
+    last = deal.decide_answer_proposal(state, "prg-1", pid, "accept")
+    assert kinds(last) == [EventKind.PROPOSAL_ANSWERED, EventKind.AGREEMENT_REACHED]
+    with pytest.raises(Forbidden):
+        deal.decide_withdraw_proposal(state, "us-1", pid)
+    state = play(state, deal.decide_withdraw_proposal(state, "facilitator", pid))
+    assert deal.status(state, state.proposals[pid]) == Status.WITHDRAWN
+
+
+def test_a_backchannel_proposal_agreed_by_its_parties_is_no_room_agreement() -> None:
+    state = opened()
+    opening = decide_open_backchannel(state, "us-1", ["drv"], "Villa")
+    bc = str(opening.thread)
+    state = play(state, opening)
+    state = play(state, decide_accept_backchannel(state, "drv-1", bc))
+    state, moves = table(state, "us", bc, terms={"troop_ceiling": 27000})
+    pid = moves[0].body["proposal"]["id"]  # type: ignore[index]
+    accepted = deal.decide_answer_proposal(state, "drv-1", pid, "accept")
+    assert kinds(accepted) == [EventKind.PROPOSAL_ANSWERED]
+    state = play(state, accepted)
+    assert deal.status(state, state.proposals[pid]) == Status.AGREED
+    assert state.agreement is None
+    assert deal.answering_parties(state, state.proposals[pid]) == ("us", "drv")
