@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from server.domain.events import EventKind
-from server.storage.records import NewEvent, RoomSpec
+from server.domain.room import EventView, RoomState, apply
+from server.storage.records import NewEvent, RoomSpec, StoredEvent
 
 _counter = itertools.count(1)
 
@@ -37,3 +39,23 @@ def make_event(**overrides: object) -> NewEvent:
 def room_created(title: str = "Withdrawal talks", **body: object) -> NewEvent:
     payload: Mapping[str, object] = {"title": title, **body}
     return NewEvent(kind=EventKind.ROOM_CREATED.value, body=payload)
+
+
+def fold_records(room_id: str, log: Iterable[StoredEvent]) -> RoomState:
+    """A room's state folded from its records alone (not the indexed columns)."""
+    state = RoomState.empty(room_id)
+    for event in log:
+        record = json.loads(event.record)
+        state = apply(
+            state,
+            EventView(
+                seq=record["seq"],
+                kind=record["kind"],
+                stage=record["stage"],
+                seat=record["actor"]["seat"],
+                party=record["actor"]["party"],
+                thread=record["thread"],
+                body=record["body"],
+            ),
+        )
+    return state

@@ -114,6 +114,31 @@ def last_positions(room: RoomState, thread_id: str, party: str) -> dict[str, Val
     return out
 
 
+def concession_body(
+    party: str | None,
+    issue: str | None,
+    toward: str | None,
+    *,
+    proposal: str | None = None,
+    moved: tuple[Value, Value] | None = None,
+    size: str | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    """The record body of a concession or retraction: computed from a proposal (``moved`` from
+    one value to another, by ``size``) or stated in words (``description``, explicit)."""
+    return {
+        "explicit": moved is None,
+        "party": party,
+        "proposal": proposal,
+        "issue": issue,
+        "from": None if moved is None else moved[0],
+        "to": None if moved is None else moved[1],
+        "toward": toward,
+        "size": size,
+        "description": description,
+    }
+
+
 def concession_moves(
     room: RoomState,
     seat: Seat,
@@ -156,17 +181,14 @@ def concession_moves(
                     if gap_after < gap_before
                     else EventKind.RETRACTION_RECORDED
                 )
-                body = {
-                    "explicit": False,
-                    "party": sponsor,
-                    "proposal": proposal_id,
-                    "issue": issue_id,
-                    "from": previous,
-                    "to": value,
-                    "toward": other,
-                    "size": decimal_text(size(issue, previous, value)),
-                    "description": "",
-                }
+                body = concession_body(
+                    sponsor,
+                    issue_id,
+                    other,
+                    proposal=proposal_id,
+                    moved=(previous, value),
+                    size=decimal_text(size(issue, previous, value)),
+                )
                 moves.append(Move(kind, seat.id, seat.party, thread_id, body))
     return moves
 
@@ -354,15 +376,5 @@ def decide_record_concession(
         members = room.parties if thread.kind == ThreadKind.PLENARY else thread.parties
         if toward not in members or toward == seat.party:
             raise Invalid("toward names another party in this thread", field="toward")
-    body = {
-        "explicit": True,
-        "party": seat.party,
-        "proposal": None,
-        "issue": issue,
-        "from": None,
-        "to": None,
-        "toward": toward,
-        "size": None,
-        "description": description,
-    }
+    body = concession_body(seat.party, issue, toward, description=description)
     return Move(EventKind.CONCESSION_RECORDED, seat.id, seat.party, thread.id, body)

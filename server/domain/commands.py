@@ -12,7 +12,7 @@ does not reveal that a back-channel exists.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooLong
@@ -100,17 +100,7 @@ def decide_open_backchannel(
         what="open a back-channel",
         kind=ThreadKind.BACKCHANNEL,
     )
-    assert seat.party is not None
-    others = []
-    for i, party in enumerate(parties):
-        if party not in room.parties:
-            raise NotFound(f"no party {party!r} in this room", field=f"parties.{i}")
-        if party == seat.party:
-            raise Invalid("list the other parties, not your own", field=f"parties.{i}")
-        if party in others:
-            raise Invalid(f"party {party!r} is listed twice", field=f"parties.{i}")
-        others.append(party)
-    members = sorted({seat.party, *others})
+    members = with_others(room, seat, parties)
     thread_id = thread_id or new_thread_id()
     # The event belongs to the thread it opens, so it is exactly as visible as the thread.
     return Move(
@@ -127,6 +117,22 @@ def decide_open_backchannel(
             }
         },
     )
+
+
+def with_others(room: RoomState, seat: Seat, parties: Sequence[str]) -> list[str]:
+    """The seat's party and the other ``parties`` it names, sorted; each named party must be
+    another party of the room, named once (the field at fault is ``parties.<i>``)."""
+    assert seat.party is not None
+    others: list[str] = []
+    for i, party in enumerate(parties):
+        if party not in room.parties:
+            raise NotFound(f"no party {party!r} in this room", field=f"parties.{i}")
+        if party == seat.party:
+            raise Invalid("list the other parties, not your own", field=f"parties.{i}")
+        if party in others:
+            raise Invalid(f"party {party!r} is listed twice", field=f"parties.{i}")
+        others.append(party)
+    return sorted({seat.party, *others})
 
 
 def new_thread_id() -> str:

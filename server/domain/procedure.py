@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from server.domain.agenda import Direction, Issue, check_value, parse_issue
 from server.domain.agreement import agreement_text, text_sha256
-from server.domain.commands import Move, acting_seat, allowed, new_id, then
+from server.domain.commands import Move, acting_seat, allowed, new_id, then, with_others
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.events import EventKind
 from server.domain.permissions import Action
@@ -148,16 +148,7 @@ def decide_declare_coalition(
     assert seat.party is not None
     if not name.strip() or len(name) > 100:
         raise Invalid("a coalition needs a name of 1 to 100 characters", field="name")
-    others: list[str] = []
-    for i, party in enumerate(parties):
-        if party not in room.parties:
-            raise NotFound(f"no party {party!r} in this room", field=f"parties.{i}")
-        if party == seat.party:
-            raise Invalid("list the other parties, not your own", field=f"parties.{i}")
-        if party in others:
-            raise Invalid(f"party {party!r} is listed twice", field=f"parties.{i}")
-        others.append(party)
-    members = sorted({seat.party, *others})
+    members = with_others(room, seat, parties)
     for existing in room.coalitions.values():
         if set(existing.parties) == set(members):
             raise Conflict(f"these parties have declared a coalition already ({existing.id})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from server.domain.commands import Move
 from server.domain.events import EventKind
 from server.domain.room import EventView, RoomState, apply
 
@@ -67,22 +66,6 @@ def fold(events: Iterable[EventView], room_id: str = "r-test") -> RoomState:
     for event in events:
         state = apply(state, event)
     return state
-
-
-def then(state: RoomState, move: Move) -> RoomState:
-    """The state after a decided move is appended."""
-    return apply(
-        state,
-        EventView(
-            seq=state.seq + 1,
-            kind=move.kind,
-            stage=state.stage,
-            seat=move.seat,
-            party=move.party,
-            thread=move.thread,
-            body=move.body,
-        ),
-    )
 
 
 def room(**policy: bool) -> RoomState:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from server.domain.commands import Move
+from server.domain.commands import Move, then
 from server.domain.room import EventView, RoomState, apply
 from server.exercise.scenarios import paris_1973
 from server.services.rooms import RoomSetup, opening_events, seat_ids
@@ -40,18 +40,7 @@ def room_from(setup: RoomSetup) -> RoomState:
 def play(state: RoomState, moves: Move | Sequence[Move]) -> RoomState:
     """The state once ``moves`` (one command's events) are appended."""
     for move in moves if isinstance(moves, Sequence) else (moves,):
-        state = apply(
-            state,
-            EventView(
-                seq=state.seq + 1,
-                kind=str(move.kind),
-                stage=state.stage,
-                seat=move.seat,
-                party=move.party,
-                thread=move.thread,
-                body=move.body,
-            ),
-        )
+        state = then(state, move)
     return state
 
 

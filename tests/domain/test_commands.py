@@ -9,12 +9,13 @@ from server.domain.commands import (
     decide_disclose_thread,
     decide_open_backchannel,
     decide_post_message,
+    then,
 )
 from server.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLong
 from server.domain.events import EventKind
 from server.domain.room import Audience, EventView, RoomState, StateError, apply
 from server.domain.visibility import FULL, HIDDEN, SEALED, Viewer, visibility
-from tests.domain.builders import room, then
+from tests.domain.builders import room
 
 
 def post(state: RoomState, seat: str, thread: str, text: str = "statement") -> None:

@@ -8,7 +8,6 @@ read back from the database, must both equal it, down to every proposal's derive
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
@@ -18,7 +17,7 @@ from server.domain import bargaining as deal
 from server.domain import commands as rules
 from server.domain import procedure as proc
 from server.domain.errors import DomainError
-from server.domain.room import EventView, RoomState, apply
+from server.domain.room import RoomState
 from server.domain.stages import transitions
 from server.exercise.scenarios import paris_1973
 from server.services.access import AccessService
@@ -29,6 +28,7 @@ from server.storage.access_store import Grant
 from server.storage.database import Database
 from server.storage.log_reader import read_events
 from server.storage.writer import LogWriter
+from tests.factories import fold_records
 
 PARTIES = ["us", "drv", "rvn", "prg"]
 SEATS = ["facilitator", "observer-1"] + [f"{p}-{n}" for p in PARTIES for n in (1, 2)]
@@ -129,21 +129,7 @@ async def test_a_random_negotiation_rebuilds_to_the_live_state(
     assert rebuilt == live
     async with database.engine.connect() as conn:
         log = await read_events(conn, room)
-    folded = RoomState.empty(room)
-    for event in log:
-        record = json.loads(event.record)
-        folded = apply(
-            folded,
-            EventView(
-                seq=record["seq"],
-                kind=record["kind"],
-                stage=record["stage"],
-                seat=record["actor"]["seat"],
-                party=record["actor"]["party"],
-                thread=record["thread"],
-                body=record["body"],
-            ),
-        )
+    folded = fold_records(room, log)
     assert folded == live
     assert [deal.status(folded, p) for p in folded.proposals.values()] == [
         deal.status(live, p) for p in live.proposals.values()

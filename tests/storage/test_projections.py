@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
 from server.domain import commands as rules
-from server.domain.room import EventView, RoomState, apply
 from server.ledger.merkle import Frontier, append_leaves
 from server.services.access import AccessService
 from server.services.commands import CommandService
@@ -15,6 +12,7 @@ from server.storage.access_store import Grant
 from server.storage.database import Database
 from server.storage.log_reader import get_room, read_events
 from server.storage.writer import LogWriter
+from tests.factories import fold_records
 from tests.support.live import three_party_setup
 
 
@@ -59,22 +57,9 @@ async def test_room_rows_and_cached_states_can_be_rebuilt_from_events(
         log = await read_events(conn, room)
     assert row is not None
     # The room row: size, stage, state_seq and Merkle frontier, from the events alone.
-    rebuilt = RoomState.empty(room)
+    rebuilt = fold_records(room, log)
     frontier = Frontier(0, ())
     for event in log:
-        record = json.loads(event.record)
-        rebuilt = apply(
-            rebuilt,
-            EventView(
-                seq=record["seq"],
-                kind=record["kind"],
-                stage=record["stage"],
-                seat=record["actor"]["seat"],
-                party=record["actor"]["party"],
-                thread=record["thread"],
-                body=record["body"],
-            ),
-        )
         frontier, _ = append_leaves(frontier, [event.leaf_hash])
     assert (row.size, row.stage, row.state_seq) == (rebuilt.seq, rebuilt.stage, rebuilt.state_seq)
     assert row.frontier == frontier.nodes
