@@ -23,6 +23,7 @@ class Action(StrEnum):
     ACCEPT_BACKCHANNEL = "accept_backchannel"
     DISCLOSE_THREAD = "disclose_thread"
     ROTATE_INVITE = "rotate_invite"
+    SIGN_CHECKPOINT = "sign_checkpoint"
 
 
 class Needs(StrEnum):
@@ -45,6 +46,7 @@ PERMISSIONS: dict[tuple[Role, Action, ThreadKind | None], Needs] = {
     (F, Action.DISCLOSE_THREAD, BACKCHANNEL): Needs.ANY,
     (F, Action.DISCLOSE_THREAD, CAUCUS): Needs.ANY,
     (F, Action.ROTATE_INVITE, None): Needs.ANY,
+    (F, Action.SIGN_CHECKPOINT, None): Needs.ANY,
 }
 """Observers appear in no row: they read, they never act (observer notes come later)."""
 
