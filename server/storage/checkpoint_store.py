@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -117,9 +117,24 @@ def node_hashes(
         for seq, digest in conn.execute(query):
             found[(0, seq - 1)] = bytes(digest)
     if inner:
+        # A top-level OR of "room_id = ? AND level = ? AND idx IN (...)", one per level: both
+        # databases probe the primary key once per term. SQLite scans the room's nodes for a
+        # row-value "(level, idx) IN (VALUES ...)", and for "room_id = ? AND (... OR ...)",
+        # which costs ~0.1 s at a million events.
+        by_level: dict[int, list[int]] = {}
+        for level, idx in inner:
+            by_level.setdefault(level, []).append(idx)
         query = select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
-            merkle_nodes.c.room_id == room_id,
-            tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(inner),
+            or_(
+                *(
+                    and_(
+                        merkle_nodes.c.room_id == room_id,
+                        merkle_nodes.c.level == level,
+                        merkle_nodes.c.idx.in_(indexes),
+                    )
+                    for level, indexes in sorted(by_level.items())
+                )
+            ),
         )
         for row in conn.execute(query):
             found[(row.level, row.idx)] = bytes(row.hash)
