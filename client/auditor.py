@@ -199,9 +199,9 @@ class Auditor:
             cursor = page.leaves[-1].seq
         return frontier or [], found[: through - after]
 
-    async def verify(self, log: LogVerifier, *, upto: int) -> SignedCheckpoint | None:
-        """Check ``log`` against the room's latest checkpoint, if the seat has received every
-        event up to its size (``upto``: the last seq received). Returns that checkpoint.
+    async def verify(self, log: LogVerifier) -> SignedCheckpoint | None:
+        """Check ``log`` against the room's latest checkpoint; return that checkpoint (None if
+        none is signed yet).
 
         Raises:
             ProofError: a signature, a proof or the log's root does not verify.
@@ -215,8 +215,6 @@ class Auditor:
             if verified is not None:  # an older one: it must agree with what was verified
                 await self.check_consistency(room, latest, verified)
             return latest
-        if latest.size > upto:
-            return latest  # events up to it are still on their way
         frontier, found = await self.leaves(room, log.size, latest.size)
         log.extend(latest, found, frontier if log.needs_frontier else None)
         if verified is not None:
@@ -255,26 +253,19 @@ class LogChecks:
     """A session's checks of every room's log against its signed checkpoints.
 
     A room is checked when its replay is complete, when a stage change arrives (the server
-    signs a checkpoint at each), when the events up to a checkpoint seen earlier have all
-    arrived, and on request. Checks run one at a time in a background task; a network failure
-    only postpones a check, a :class:`~client.errors.ProofError` ends the session.
+    signs a checkpoint at each) and on request. Checks run one at a time in a background task;
+    a network failure only postpones a check, a :class:`~client.errors.ProofError` ends the
+    session. Events still on their way when their checkpoint is checked are compared, as they
+    arrive, with the leaf hashes it covered.
     """
 
-    def __init__(
-        self,
-        url: str,
-        key: str | None,
-        position: Callable[[str], int],
-        on_failure: Callable[[ProofError], None],
-    ) -> None:
+    def __init__(self, url: str, key: str | None, on_failure: Callable[[ProofError], None]) -> None:
         self._url = url
         self._key = key
-        self._position = position
         self._on_failure = on_failure
         self._auditors: dict[str, Auditor] = {}
         self._logs: dict[str, LogVerifier] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._awaiting: dict[str, int] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -293,13 +284,16 @@ class LogChecks:
         return {room: log.size for room, log in self._logs.items() if log.checkpoint}
 
     def received(self, event: Event) -> None:
+        """Note an event's leaf hash; a stage change schedules a check (its checkpoint exists).
+
+        Raises:
+            ProofError: the event contradicts a checkpoint checked already.
+        """
         log = self._logs.get(event.room)
         if log is None:
             return
         log.received(event.seq, bytes.fromhex(event.leaf_hash))
-        awaiting = self._awaiting.get(event.room)
-        if event.kind == STAGE_CHANGED or (awaiting is not None and event.seq >= awaiting):
-            self._awaiting.pop(event.room, None)
+        if event.kind == STAGE_CHANGED:
             self._queue.put_nowait(event.room)
 
     def synced(self, room: str) -> None:
@@ -310,11 +304,7 @@ class LogChecks:
         if room not in self._logs:
             raise ValueError(f"this session holds no seat in room {room!r}")
         async with self._locks[room]:
-            log = self._logs[room]
-            latest = await self._auditors[room].verify(log, upto=self._position(room))
-            if latest is not None and latest.size > log.size:
-                self._awaiting[room] = latest.size
-            return latest
+            return await self._auditors[room].verify(self._logs[room])
 
     async def _work(self) -> None:
         while True:

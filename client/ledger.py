@@ -219,20 +219,43 @@ class LogVerifier:
 
     ``start`` is the seq the seat's stream started after (its ``after``). Up to :attr:`size`
     the log is verified: the leaves received and the ones fetched for the events not received
-    gave the root of the signed :attr:`checkpoint` of that size.
+    gave the root of the signed :attr:`checkpoint` of that size. An event that arrives after
+    its checkpoint was checked (it was on its way) must have the leaf hash that was checked.
     """
 
     def __init__(self, room: str, start: int = 0) -> None:
         self.room = room
         self.size = start
+        self.last = start
+        """The last seq received."""
         self.checkpoint: SignedCheckpoint | None = None
         self._nodes: list[bytes] | None = [] if start == 0 else None
         self._received: dict[int, bytes] = {}
+        self._expected: dict[int, bytes] = {}
+        """Checked leaves after :attr:`last` (events on their way, or hidden), in seq order."""
 
     def received(self, seq: int, leaf_hash: bytes) -> None:
-        """An event the seat received (full or sealed) and its leaf hash."""
+        """An event the seat received (full or sealed) and its leaf hash, in seq order.
+
+        Raises:
+            ProofError: the event is covered by a checked checkpoint with another leaf hash.
+        """
+        self.last = max(self.last, seq)
         if seq > self.size:
             self._received[seq] = leaf_hash
+            return
+        while self._expected:  # seqs skipped over were hidden from the seat
+            first = next(iter(self._expected))
+            if first >= seq:
+                break
+            del self._expected[first]
+        expected = self._expected.pop(seq, None)
+        if expected is not None and expected != leaf_hash:
+            raise ProofError(
+                self.room,
+                f"event {seq} arrived with a leaf hash other than the one the signed "
+                f"checkpoint of size {self.size} covers",
+            )
 
     @property
     def needs_frontier(self) -> bool:
@@ -279,3 +302,4 @@ class LogVerifier:
             )
         self.size, self._nodes, self.checkpoint = size, nodes, checkpoint
         self._received = {s: d for s, d in self._received.items() if s > size}
+        self._expected.update((s, d) for s, d in leaves if s > self.last)

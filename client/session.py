@@ -121,12 +121,7 @@ class Session:
         self._failure: ParleyError | None = None
         self._checks: LogChecks | None = None
         if options.verify:
-            self._checks = LogChecks(
-                url,
-                options.checkpoint_key,
-                position=lambda room: self._cursor.positions.get(room, 0),
-                on_failure=self._proof_failed,
-            )
+            self._checks = LogChecks(url, options.checkpoint_key, on_failure=self._proof_failed)
         self._closing: asyncio.Task[None] | None = None
 
     # -- state -----------------------------------------------------------------------------
@@ -167,8 +162,8 @@ class Session:
         """Check ``room``'s log (default: the session's only room) against its latest signed
         checkpoint now, and return that checkpoint (None if none is signed yet).
 
-        Events received so far are checked up to the checkpoint's size if the seat has
-        received every event up to it; otherwise the check happens when they have arrived.
+        Events received so far are checked up to the checkpoint's size; events up to it still
+        on their way are checked as they arrive (a mismatch then ends the session).
 
         Raises:
             ProofError: the log does not match (the session ends with it as well).
@@ -499,9 +494,9 @@ class Session:
             if self.options.verify:
                 check_event(event)
             if self._cursor.advance(event.room, event.seq):
-                self._events.put_nowait(event)
                 if self._checks is not None:
-                    self._checks.received(event)
+                    self._checks.received(event)  # may raise ProofError: then not delivered
+                self._events.put_nowait(event)
         elif isinstance(frame, Synced):
             if self._checks is not None:
                 self._checks.synced(frame.room)

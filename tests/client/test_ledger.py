@@ -204,3 +204,15 @@ def test_a_forged_hidden_leaf_breaks_the_root() -> None:
     with pytest.raises(ProofError, match=r"are not events 1\.\.8"):
         log.extend(checkpoint(8), leaves(1, 7))
     assert log.size == 0 and log.checkpoint is None
+
+
+def test_events_on_their_way_when_their_checkpoint_is_checked_must_match_it() -> None:
+    log = LogVerifier(ROOM)
+    log.received(2, LEAVES[1])
+    log.extend(checkpoint(9), leaves(1, 9))  # events 3..9 not received yet (or hidden)
+    log.received(4, LEAVES[3])  # 3 was hidden from the seat
+    log.received(7, LEAVES[6])
+    with pytest.raises(ProofError, match="event 9 arrived with a leaf hash other than"):
+        log.received(9, LEAVES[100])
+    log.received(12, LEAVES[11])  # beyond the checkpoint: kept for the next one
+    log.extend(checkpoint(12), leaves(10, 12))
