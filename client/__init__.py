@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from client.auditor import Auditor
 from client.connection import Connecting, connect
 from client.errors import (
     AuthenticationFailed,
@@ -27,6 +28,7 @@ from client.errors import (
     InviteRefused,
     NotFound,
     ParleyError,
+    ProofError,
     ProtocolError,
     RateLimited,
     SeatRevoked,
@@ -36,12 +38,14 @@ from client.errors import (
     VerificationError,
 )
 from client.invites import Credentials, redeem
+from client.ledger import SignedCheckpoint
 from client.models import Ack, Event, Seat
 from client.retry import backoff_delay, should_retry
 from client.session import Session
 
 __all__ = [
     "Ack",
+    "Auditor",
     "AuthenticationFailed",
     "CommandError",
     "Conflict",
@@ -57,11 +61,13 @@ __all__ = [
     "InviteRefused",
     "NotFound",
     "ParleyError",
+    "ProofError",
     "ProtocolError",
     "RateLimited",
     "Seat",
     "SeatRevoked",
     "Session",
+    "SignedCheckpoint",
     "StageClosed",
     "TooLong",
     "Unavailable",

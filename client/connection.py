@@ -48,6 +48,7 @@ def connect(
     ping_interval: float | None = 20.0,
     ping_timeout: float | None = 20.0,
     verify: bool = True,
+    checkpoint_key: str | None = None,
 ) -> Connecting:
     """Open a session to a Parley server for one or more seats::
 
@@ -78,8 +79,13 @@ def connect(
             Default 10.0.
         ping_interval, ping_timeout: WebSocket keepalive pings (seconds; None turns them
             off): a connection that stops answering is dropped and resumed. Default 20.0 each.
-        verify: check each full event's leaf hash against its record and fail the session
-            with :class:`~client.errors.VerificationError` on a mismatch. Default True.
+        verify: check each full event's leaf hash against its record (failing the session
+            with :class:`~client.errors.VerificationError` on a mismatch), and every room's
+            log against the server's signed checkpoints as they appear (failing it with
+            :class:`~client.errors.ProofError`); see :meth:`Session.check_log`. Default True.
+        checkpoint_key: the note-verifier key checkpoints must be signed by. None (the
+            default) trusts the key the server serves the first time it is needed; pin the
+            key obtained earlier or out of band to trust the server less.
     """
     if isinstance(token, str):
         seats: list[tuple[str, int]] = [(token, after)]
@@ -106,5 +112,6 @@ def connect(
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
         verify=verify,
+        checkpoint_key=checkpoint_key,
     )
     return Connecting(Session(url, seats, options))

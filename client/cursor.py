@@ -39,6 +39,12 @@ class Cursor:
     def rooms(self) -> list[str]:
         return list(self._rooms or [])
 
+    def starts(self) -> dict[str, tuple[str, int]]:
+        """Each room's seat token and the seq its stream started after (once greeted)."""
+        if self._rooms is None:
+            return {}
+        return dict(zip(self._rooms, self._seats, strict=True))
+
     def hello(self) -> str:
         """The ``hello`` frame that resumes every seat after what it has received."""
         rooms = self._rooms

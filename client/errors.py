@@ -236,3 +236,18 @@ class VerificationError(ParleyError):
         self.seq = seq
         self.expected = expected
         self.actual = actual
+
+
+class ProofError(ParleyError):
+    """A checkpoint, proof or leaf the server gave does not verify: the log the seat was shown
+    is not the one the server signed (or the key is not the one trusted).
+
+    Attributes:
+        room: the room, when known.
+        reason: what did not hold.
+    """
+
+    def __init__(self, room: str | None, reason: str) -> None:
+        super().__init__(f"room {room}: {reason}" if room else reason)
+        self.room = room
+        self.reason = reason

@@ -29,9 +29,18 @@ from websockets.exceptions import ConnectionClosed as WebSocketClosed
 from websockets.version import version as websockets_version
 
 from client import codec
+from client.auditor import LogChecks
 from client.cursor import Cursor
-from client.errors import ConnectionClosed, ConnectionFailed, ParleyError, ProtocolError, TooLong
+from client.errors import (
+    ConnectionClosed,
+    ConnectionFailed,
+    ParleyError,
+    ProofError,
+    ProtocolError,
+    TooLong,
+)
 from client.handshake import closed_error, read_welcome
+from client.ledger import SignedCheckpoint
 from client.models import Ack, Event, Seat
 from client.pacing import TokenBucket
 from client.retry import backoff_delay, should_retry
@@ -62,6 +71,7 @@ class Options:
     ping_interval: float | None = 20.0
     ping_timeout: float | None = 20.0
     verify: bool = True
+    checkpoint_key: str | None = None
 
 
 @dataclass(eq=False)
@@ -109,6 +119,10 @@ class Session:
         self._task: asyncio.Task[None] | None = None
         self._done = False
         self._failure: ParleyError | None = None
+        self._checks: LogChecks | None = None
+        if options.verify:
+            self._checks = LogChecks(url, options.checkpoint_key, on_failure=self._proof_failed)
+        self._closing: asyncio.Task[None] | None = None
 
     # -- state -----------------------------------------------------------------------------
 
@@ -137,6 +151,37 @@ class Session:
     @property
     def closed(self) -> bool:
         return self._done
+
+    @property
+    def verified(self) -> dict[str, int]:
+        """Per room, the size of the last signed checkpoint the received log was checked
+        against (``verify=True``); rooms not checked yet are absent."""
+        return self._checks.verified if self._checks is not None else {}
+
+    async def check_log(self, room: str | None = None) -> SignedCheckpoint | None:
+        """Check ``room``'s log (default: the session's only room) against its latest signed
+        checkpoint now, and return that checkpoint (None if none is signed yet).
+
+        Events received so far are checked up to the checkpoint's size; events up to it still
+        on their way are checked as they arrive (a mismatch then ends the session).
+
+        Raises:
+            ProofError: the log does not match (the session ends with it as well).
+            RuntimeError: the session was opened with ``verify=False``.
+        """
+        if self._checks is None:
+            raise RuntimeError("this session was opened with verify=False")
+        if self._done:
+            raise self._ended()
+        try:
+            return await self._checks.check(room or self.room)
+        except ProofError as exc:
+            self._proof_failed(exc)
+            raise
+        except Exception:
+            if self._done:  # the session ended meanwhile (a background check failed, say)
+                raise self._ended() from None
+            raise
 
     @property
     def failure(self) -> ParleyError | None:
@@ -374,7 +419,15 @@ class Session:
             failure.__cause__ = exc
             self._finish(failure)
             raise failure from exc
+        if self._checks is not None:
+            self._checks.start(self._cursor.starts())
         self._task = asyncio.create_task(self._run(link), name="parley-session")
+
+    def _proof_failed(self, failure: ProofError) -> None:
+        """A check against the checkpoints failed: the stream cannot be trusted; end it."""
+        self._finish(failure)
+        if self._task is not None and self._task is not asyncio.current_task():
+            self._task.cancel()
 
     async def close(self) -> None:
         """Close the connection; waiting commands fail with ConnectionClosed, events() ends."""
@@ -386,6 +439,8 @@ class Session:
         if self._ws is not None:  # the task may have been cancelled before it first ran
             await self._ws.close()
         self._finish(None)
+        if self._closing is not None:
+            await self._closing
 
     def _ended(self) -> ParleyError:
         return self._failure or ConnectionClosed(CloseCode.NORMAL, "the session is closed")
@@ -402,6 +457,8 @@ class Session:
         self._pending.clear()
         self._events.put_nowait(None)
         self._synced.set()
+        if self._checks is not None:
+            self._closing = asyncio.get_running_loop().create_task(self._checks.close())
 
     async def _run(self, link: _Link) -> None:
         failure: ParleyError | None = None
@@ -534,8 +591,12 @@ class Session:
             if self.options.verify:
                 check_event(event)
             if self._cursor.advance(event.room, event.seq):
+                if self._checks is not None:
+                    self._checks.received(event)  # may raise ProofError: then not delivered
                 self._events.put_nowait(event)
         elif isinstance(frame, Synced):
+            if self._checks is not None:
+                self._checks.synced(frame.room)
             link.unsynced.discard(frame.room)
             if not link.unsynced:
                 self._synced.set()

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 WS_PATH = "/api/v1/ws"
 REDEEM_PATH = "/api/v1/invites/redeem"
 _WS_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+_HTTP_SCHEMES = {"http": "http", "https": "https", "ws": "http", "wss": "https"}
 
 
 def websocket_url(url: str) -> str:
@@ -36,3 +37,14 @@ def split_invite(invite_url: str) -> tuple[str, str]:
     if path.endswith("/join"):
         path = path[: -len("/join")]
     return urlunsplit((parts.scheme.lower(), parts.netloc, path, "", "")), parts.fragment
+
+
+def http_base(url: str) -> str:
+    """The HTTP base of a server from its base or WebSocket URL: ``ws://h/api/v1/ws`` ->
+    ``http://h``."""
+    parts = urlsplit(url.strip())
+    scheme = _HTTP_SCHEMES.get(parts.scheme.lower())
+    if scheme is None or not parts.netloc:
+        raise ValueError(f"{url!r} is not an http(s) or ws(s) URL of a Parley server")
+    path = parts.path.rstrip("/").removesuffix(WS_PATH)
+    return urlunsplit((scheme, parts.netloc, path, "", ""))

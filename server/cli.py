@@ -14,11 +14,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server import __version__
 from server.config import Settings, SettingsError, load_settings
-from server.storage.database import Database, DatabaseUnavailable
+
+if TYPE_CHECKING:  # imported where used: `parley audit verify` must not load a database driver
+    from server.storage.database import Database
 
 log = logging.getLogger("parley")
 
@@ -45,6 +47,8 @@ def ensure_data_dir(settings: Settings) -> None:
 
 
 async def _open_database(settings: Settings) -> Database:
+    from server.storage.database import Database, DatabaseUnavailable
+
     if settings.database_kind == "sqlite":
         ensure_data_dir(settings)
     db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
@@ -70,11 +74,16 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.services.signing import KeyFileError, load_signer
     from server.storage.migrate import schema_is_current
     from server.web.runner import ListenError, serve
 
     settings = settings.with_overrides(host=args.host, port=args.port)
     ensure_data_dir(settings)
+    try:
+        load_signer(settings.signing_key_path, settings.public_url)  # fail here, not at startup
+    except KeyFileError as exc:
+        raise CliError(str(exc)) from None
     db = await _open_database(settings)
     try:
         current_ok, current, head = await schema_is_current(db.engine)
@@ -165,6 +174,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("scenario", metavar="SCENARIO", help="a bundled scenario name: tutorial")
     start.add_argument("--json", action="store_true", help="print one JSON object (DESIGN §8)")
     start.set_defaults(run=cmd_exercise_start)
+
+    from server.cli_audit import add_audit_verbs
+
+    add_audit_verbs(verbs)
     return parser
 
 
@@ -188,4 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Run the imported module's main, not this copy's: modules that import server.cli (the
+    # audit verbs) must raise the same CliError class that main catches.
+    from server.cli import main as main_of_module
+
+    sys.exit(main_of_module())

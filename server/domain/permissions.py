@@ -38,6 +38,7 @@ class Action(StrEnum):
     DECLARE_COALITION = "declare_coalition"
     JOIN_COALITION = "join_coalition"
     SIGN_AGREEMENT = "sign_agreement"
+    SIGN_CHECKPOINT = "sign_checkpoint"
 
 
 class Needs(StrEnum):
@@ -79,6 +80,7 @@ PERMISSIONS: dict[tuple[Role, Action, ThreadKind | None], Needs] = {
     (D, A.DECLARE_COALITION, None): Needs.HEAD,
     (D, A.JOIN_COALITION, None): Needs.HEAD,
     (D, A.SIGN_AGREEMENT, PLENARY): Needs.HEAD,
+    (F, A.SIGN_CHECKPOINT, None): Needs.ANY,
 }
 """Observers appear in no row: they read, they never act (observer notes come later).
 

@@ -9,7 +9,9 @@ A signed note (C2SP ``signed-note``) is the text, which ends in a newline, then 
 then one line per signature: ``— <key name> <base64(4-byte key id || signature)>`` with an em
 dash (U+2014). For Ed25519 (algorithm byte 0x01) the key id is
 ``SHA-256(name || 0x0A || 0x01 || public key)[:4]`` and the signature covers the UTF-8 text.
-A verifier key is written ``<name>+<8 hex digit key id>+<base64(0x01 || public key)>``.
+A verifier key is written ``<name>+<8 hex digit key id>+<base64(0x01 || public key)>``, and a
+signer key (the private half, as Go's ``note.NewSigner`` reads it)
+``PRIVATE+KEY+<name>+<8 hex digit key id>+<base64(0x01 || 32-byte seed)>``.
 
 Opening a note follows the spec and Go's ``golang.org/x/mod/sumdb/note``: split at the last
 blank line; signature lines from keys the caller does not know (by name and key id) are
@@ -184,6 +186,43 @@ def parse_verifier_key(text: str) -> Verifier:
             f"expected {PUBLIC_KEY_SIZE}"
         )
     return Verifier(name, bytes.fromhex(kid_hex), key[1:])
+
+
+SIGNER_KEY_PREFIX = "PRIVATE+KEY+"
+
+
+def signer_key(name: str, private_key: Ed25519PrivateKey) -> str:
+    """Return the signer key string ``PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || seed)>``."""
+    kid = key_id(name, private_key.public_key().public_bytes_raw())
+    seed = private_key.private_bytes_raw()
+    return f"{SIGNER_KEY_PREFIX}{name}+{kid.hex()}+{_b64encode(bytes([ALGORITHM_ED25519]) + seed)}"
+
+
+def parse_signer_key(text: str) -> NoteSigner:
+    """Parse a signer key string (see :func:`signer_key`) into a :class:`NoteSigner`.
+
+    Raises:
+        VerifierKeyError: naming the part that is wrong (the key material is never quoted).
+    """
+    if not text.startswith(SIGNER_KEY_PREFIX):
+        raise VerifierKeyError(f"a signer key starts with {SIGNER_KEY_PREFIX!r}")
+    name, _, rest = text[len(SIGNER_KEY_PREFIX) :].partition("+")
+    kid_hex, sep, key_b64 = rest.partition("+")
+    if not sep:
+        raise VerifierKeyError("a signer key is PRIVATE+KEY+<name>+<key id>+<key>")
+    check_key_name(name)
+    if not re.fullmatch(r"[0-9a-fA-F]{8}", kid_hex):
+        raise VerifierKeyError("signer key id must be 8 hex digits")
+    try:
+        key = base64.b64decode(key_b64.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error):
+        raise VerifierKeyError("signer key is not valid standard base64") from None
+    if len(key) != 1 + PUBLIC_KEY_SIZE or key[0] != ALGORITHM_ED25519:
+        raise VerifierKeyError("signer key is not an Ed25519 seed (0x01 and 32 bytes)")
+    signer = NoteSigner(name, Ed25519PrivateKey.from_private_bytes(key[1:]))
+    if signer.verifier.key_id != bytes.fromhex(kid_hex):
+        raise VerifierKeyError(f"signer key id {kid_hex} does not match its key")
+    return signer
 
 
 class NoteSigner:

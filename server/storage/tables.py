@@ -4,7 +4,7 @@
 holds projections of the log (its size, current stage and Merkle frontier) that the append path
 keeps in step inside the same transaction; they can be rebuilt from ``events`` alone.
 ``merkle_nodes`` holds the hashes of complete subtrees of level >= 1, so that tree heads and
-proofs never recompute the tree.
+proofs never recompute the tree. ``checkpoints`` holds the signed tree heads, append-only too.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -110,8 +111,23 @@ class Session(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class SignedCheckpoint(Base):
+    """A C2SP checkpoint of a room's log at one size, as signed (one per room and size)."""
+
+    __tablename__ = "checkpoints"
+
+    room_id: Mapped[str] = mapped_column(ID, ForeignKey("rooms.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(20))
+    """Why it was signed: ``stage_change``, ``on_demand`` or ``export``."""
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 rooms = cast(Table, Room.__table__)
 events = cast(Table, Event.__table__)
 merkle_nodes = cast(Table, MerkleNode.__table__)
 invites = cast(Table, Invite.__table__)
 sessions = cast(Table, Session.__table__)
+checkpoints = cast(Table, SignedCheckpoint.__table__)

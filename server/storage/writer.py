@@ -54,6 +54,11 @@ log = logging.getLogger(__name__)
 CommitListener = Callable[[Sequence[StoredEvent]], None]
 """Called after each commit with the events it made durable (fan-out hooks in here)."""
 
+TransactionHook = Callable[[Connection, Sequence[StoredEvent]], None]
+"""Called inside the appending transaction once its events and Merkle nodes are written, with
+those events; raising fails the batch like any other error in it (signed checkpoints at stage
+changes hook in here, so a stage change and its checkpoint commit together)."""
+
 
 @dataclass(slots=True)
 class _Request:
@@ -102,11 +107,15 @@ class LogWriter:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._listeners: list[CommitListener] = []
+        self._hooks: list[TransactionHook] = []
         self.batches = 0
         self.appended = 0
 
     def add_listener(self, listener: CommitListener) -> None:
         self._listeners.append(listener)
+
+    def add_transaction_hook(self, hook: TransactionHook) -> None:
+        self._hooks.append(hook)
 
     def start(self) -> None:
         if self._task is None:
@@ -292,6 +301,9 @@ class LogWriter:
             request.result = Appended(tuple(new))
             stored += new
         self._insert(conn, batch, heads, stored)
+        if stored:
+            for hook in self._hooks:
+                hook(conn, stored)
         return stored
 
     def _lock_heads(self, conn: Connection, batch: list[_Request]) -> dict[str, RoomHead]:

@@ -9,15 +9,20 @@ from aiohttp import web
 from server.config import Settings
 from server.realtime.hub import Hub
 from server.services.access import AccessService
+from server.services.audit import AuditService
+from server.services.checkpoints import CheckpointService
 from server.services.commands import CommandService
 from server.services.rooms import RoomService
+from server.services.signing import load_signer
 from server.services.states import RoomStates
 from server.storage.database import Database
 from server.storage.writer import LogWriter
-from server.web import api, gateway, health, negotiation_api
+from server.web import api, gateway, health, ledger_api, negotiation_api
 from server.web.errors import error_middleware
 from server.web.keys import (
     ACCESS,
+    AUDIT,
+    CHECKPOINTS,
     COMMANDS,
     CONNECTIONS,
     DATABASE,
@@ -43,6 +48,7 @@ def init_app(settings: Settings) -> web.Application:
     app.add_routes(api.routes)
     app.add_routes(negotiation_api.routes)
     app.add_routes(gateway.routes)
+    app.add_routes(ledger_api.routes)
     return app
 
 
@@ -56,6 +62,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     # Order matters: the state cache follows a commit before the hub judges its events.
     writer.add_listener(states.follow)
     writer.add_listener(hub.deliver)
+    # A checkpoint at each stage change, signed in the transaction that appends it.
+    checkpoints = CheckpointService(db, load_signer(settings.signing_key_path, settings.public_url))
+    writer.add_transaction_hook(checkpoints.stage_hook)
     writer.start()
     access = AccessService(db, settings.public_url)
     app[DATABASE] = db
@@ -70,6 +79,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         on_revoked=lambda room, seat: gateway.revoke_seat(app, room, seat),
     )
     app[COMMANDS] = CommandService(db, writer, states)
+    app[CHECKPOINTS] = checkpoints
+    app[AUDIT] = AuditService(db, checkpoints, states)
     try:
         yield
     finally:

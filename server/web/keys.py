@@ -9,6 +9,8 @@ from aiohttp import web
 from server.config import Settings
 from server.realtime.hub import Hub
 from server.services.access import AccessService
+from server.services.audit import AuditService
+from server.services.checkpoints import CheckpointService
 from server.services.commands import CommandService
 from server.services.rooms import RoomService
 from server.services.states import RoomStates
@@ -26,4 +28,6 @@ HUB = web.AppKey("hub", Hub)
 ACCESS = web.AppKey("access", AccessService)
 ROOMS = web.AppKey("rooms", RoomService)
 COMMANDS = web.AppKey("commands", CommandService)
+CHECKPOINTS = web.AppKey("checkpoints", CheckpointService)
+AUDIT = web.AppKey("audit", AuditService)
 CONNECTIONS: web.AppKey[set[Connection]] = web.AppKey("connections")

@@ -33,6 +33,7 @@ for line in """
     facilitator  disclose_thread     backchannel  any
     facilitator  disclose_thread     caucus       any
     facilitator  rotate_invite       -            any
+    facilitator  sign_checkpoint     -            any
     facilitator  add_issue           -            any
     delegate     set_position        caucus       head_member
     delegate     table_proposal      plenary      head

@@ -22,8 +22,10 @@ from server.ledger.checkpoint import (
     open_checkpoint,
     open_note,
     parse_checkpoint_body,
+    parse_signer_key,
     parse_verifier_key,
     sign_checkpoint,
+    signer_key,
     verifier_key,
 )
 
@@ -37,6 +39,7 @@ CHECKPOINT = Checkpoint(ORIGIN, 8, ROOT)
 # golang.org/x/mod/sumdb/note package documentation example (Ed25519 is deterministic).
 GO_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 GO_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+GO_SEED = base64.b64decode(GO_SKEY.split("+", 4)[4])[1:]
 GO_TEXT = (
     "If you think cryptography is the answer to your problem,\n"
     "then you don't know what your problem is.\n"
@@ -284,3 +287,31 @@ def test_checkpoint_values_are_validated() -> None:
         Checkpoint(ORIGIN, -1, ROOT)
     with pytest.raises(CheckpointError, match="33 bytes"):
         Checkpoint(ORIGIN, 1, ROOT + b"\x00")
+
+
+# --- signer keys ----------------------------------------------------------------------------
+
+
+def test_go_signer_key_round_trips() -> None:
+    signer = parse_signer_key(GO_SKEY)
+    assert signer.verifier_key == GO_VKEY
+    assert signer.sign(GO_TEXT) == GO_NOTE
+    assert signer_key("PeterNeumann", Ed25519PrivateKey.from_private_bytes(GO_SEED)) == GO_SKEY
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW", "starts with"),
+        ("PRIVATE+KEY+PeterNeumann+c74f20a3", "PRIVATE\\+KEY\\+<name>"),
+        ("PRIVATE+KEY+PeterNeumann+c74f20a4+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz", "match"),
+        ("PRIVATE+KEY+PeterNeumann+c74f20+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz", "8 hex"),
+        ("PRIVATE+KEY+PeterNeumann+c74f20a3+AoEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz", "Ed2"),
+        ("PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKD", "base64"),
+        ("PRIVATE+KEY+Peter Neumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz", "wh"),
+    ],
+)
+def test_bad_signer_keys_are_rejected_without_quoting_the_key(text: str, message: str) -> None:
+    with pytest.raises(VerifierKeyError, match=message) as caught:
+        parse_signer_key(text)
+    assert "AYEKFALV" not in str(caught.value)

@@ -17,10 +17,12 @@ Four kinds of check keep the document honest:
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from email.message import Message
@@ -40,6 +42,15 @@ from referencing.jsonschema import DRAFT202012
 from protocol import http as bodies
 from protocol.errors import ErrorCode
 from server.config import Settings
+from server.ledger.checkpoint import open_checkpoint, parse_verifier_key
+from server.ledger.merkle import (
+    Frontier,
+    append_leaves,
+    root_from_frontier,
+    root_from_leaf_hashes,
+    verify_consistency,
+    verify_inclusion,
+)
 from server.web.app import init_app
 from tests.support import databases
 from tests.support.live import LiveRoom, LiveServer
@@ -49,8 +60,9 @@ SPEC_PATH = ROOT / "docs" / "openapi.yaml"
 SPEC_URI = "urn:parley:openapi"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 JSON = "application/json"
-DOCUMENTS = ("text/markdown", "text/html")
-"""Content types of documents some operations answer with instead of JSON."""
+OTHER_MEDIA = {"text/plain", "application/zip", "text/markdown", "text/html"}
+"""Media types a success may have instead of JSON: the verifier key, a zipped export and the
+agreement's documents."""
 
 NOT_IN_PATHS = {("GET", "/api/v1/ws"): "the WebSocket endpoint, documented in docs/protocol.md"}
 """Routes of the application the document mentions in its description instead of its paths."""
@@ -77,6 +89,10 @@ UNEXERCISED: dict[tuple[str, int], str] = {
     **{(op, 503): "the log writer closes only while the server shuts down" for op in WRITES},
     ("getHealth", 503): "needs an unreachable database: test_health_without_database",
     ("openBackchannel", 409): "only when the room keeps changing under five retries in a row",
+    **{
+        (op, 409): "needs the log rewritten behind the server's back: tests/web/test_ledger_api.py"
+        for op in ("signCheckpoint", "exportView")
+    },
 }
 """Documented statuses the live test does not provoke, and why."""
 
@@ -293,8 +309,10 @@ def test_operations_document_their_error_statuses() -> None:
         for status in statuses:
             response, pointer = op.response(status) or ({}, "")
             assert response.get("description"), f"{op.id} {status} has no description"
-            if status >= 400 or not set(response.get("content", {})) & set(DOCUMENTS):
-                assert JSON in response.get("content", {}), f"{op.id} {status} has no JSON body"
+            media = set(response.get("content", {}))
+            assert media <= {JSON} | OTHER_MEDIA, f"{op.id} {status}: media types {media}"
+            if status >= 400 or not media & OTHER_MEDIA:
+                assert JSON in media, f"{op.id} {status} has no JSON body"
             if status >= 400:
                 # Every error body is the shared Error schema, or narrows it.
                 schema = pointer_get(spec(), f"{pointer}/content/{escape(JSON)}/schema")
@@ -391,8 +409,8 @@ def send(method: str, url: str, data: bytes | None, headers: Mapping[str, str]) 
             status, head, raw = exc.code, exc.headers, exc.read()
         finally:
             exc.close()
-    if raw and head.get_content_type() in DOCUMENTS:
-        return Answer(status, head, raw.decode())
+    if head.get_content_type() != JSON:
+        return Answer(status, head, raw)  # the verifier key (text) or an export (zip)
     return Answer(status, head, json.loads(raw) if raw else None)
 
 
@@ -474,11 +492,16 @@ class Api:
         documented = op.response(answer.status)
         assert documented is not None, f"{label}: status {answer.status} is not documented"
         response, response_pointer = documented
-        content_type = answer.headers.get_content_type()
-        assert content_type in response.get("content", {}), f"{label}: {content_type}"
-        content = f"{response_pointer}/content/{escape(content_type)}/schema"
-        errors = schema_errors(content, answer.body)
-        assert not errors, f"{label} {answer.status}: {errors} in {answer.body}"
+        media = answer.headers.get_content_type()
+        assert media in response["content"], f"{label}: {media} is not documented"
+        content = f"{response_pointer}/content/{escape(media)}/schema"
+        if media == JSON:
+            errors = schema_errors(content, answer.body)
+        elif media.startswith("text/"):
+            errors = schema_errors(content, answer.body.decode("utf-8"))
+        else:
+            errors = [] if answer.body else ["the body is empty"]
+        assert not errors, f"{label} {answer.status}: {errors} in {answer.body!r}"
         for name, header in response.get("headers", {}).items():
             sent = answer.headers.get(name)
             if header.get("required"):
@@ -739,6 +762,8 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     after = {e["seq"]: e for e in all_events(obs)}
     assert not any(after[seq]["sealed"] for seq in in_bc | {disclosed["seq"]})
 
+    exercise_ledger(api, r, other, token, own)
+
     # Rotating an invite revokes the seat's sessions
     rotate(403, token=us1, room=r, seat="us-2", code="forbidden")
     rotate(403, token=obs, room=r, seat="us-2", code="forbidden")
@@ -879,13 +904,113 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     signed = agreement(200, token=obs, room=r)
     assert signed["signed"] is True and signed["terms"] == {"troops": 20000}
     assert [s["party"] for s in signed["signatures"]] == ["us", "drv", "rvn"]
-    assert "- Troop ceiling: 20000 troops" in markdown(200, token=rvn1, room=r)
-    assert "<dd>20000 troops</dd>" in html(200, token=us1, room=r)
+    assert "- Troop ceiling: 20000 troops" in markdown(200, token=rvn1, room=r).decode()
+    assert "<dd>20000 troops</dd>" in html(200, token=us1, room=r).decode()
 
     # Every documented status was seen, but those that cannot be provoked here.
     documented = {(op.id, s) for op in operations().values() for s in op.statuses()}
     assert set(UNEXERCISED) <= documented, "UNEXERCISED lists undocumented statuses"
     assert documented - api.seen - set(UNEXERCISED) == set(), "documented, never exercised"
+
+
+# -- the ledger's operations (called from the live test above) ---------------------------
+
+
+def exercise_ledger(api: Api, r: str, other: str, token: dict[str, str], own: str) -> None:
+    """Checkpoints, proofs, leaves and exports, each answer also checked cryptographically."""
+    fac, obs, us1 = token["facilitator"], token["observer"], token["us-1"]
+    latest = partial(api.call, "getLatestCheckpoint")
+    sign = partial(api.call, "signCheckpoint")
+    listed = partial(api.call, "listCheckpoints")
+    inclusion = partial(api.call, "getInclusionProof")
+    consistency = partial(api.call, "getConsistencyProof")
+    leaves = partial(api.call, "listLeaves")
+    export = partial(api.call, "exportView")
+
+    verifier = parse_verifier_key(api.call("getCheckpointKey", 200).decode().strip())
+    assert api.headers.get_content_type() == "text/plain"
+
+    # Checkpoints: none until one is asked for; facilitators sign; every seat reads them.
+    assert listed(200, token=obs, room=r) == {"checkpoints": []}
+    latest(404, token=obs, room=r, code="not_found", field="checkpoint")
+    signed = sign(201, token=fac, room=r)
+    assert sign(200, token=fac, room=r) == signed
+    assert sign(200, cookie=fac, origin=own, room=r) == signed
+    checkpoint = open_checkpoint(signed["note"], [verifier])
+    assert (checkpoint.origin, checkpoint.size) == (signed["origin"], signed["size"])
+    assert checkpoint.root.hex() == signed["root"] and signed["reason"] == "on_demand"
+    assert latest(200, token=us1, room=r) == signed
+    assert listed(200, cookie=obs, room=r) == {"checkpoints": [signed]}
+    for seat_token in (obs, us1):
+        sign(403, token=seat_token, room=r, code="forbidden", field=None)
+    sign(403, cookie=fac, room=r, code="forbidden", field="Origin")
+    for call in (sign, latest, listed):
+        call(401, room=r, code="unauthenticated")
+        call(404, token=fac, room=other, code="not_found", field="room")
+
+    # Leaf hashes of every event, hidden ones included, fold to the signed root.
+    size, root = signed["size"], checkpoint.root
+    page = leaves(200, token=us1, room=r)
+    assert page["after"] == 0 and page["frontier"] == [] and page["size"] == size
+    hashes = [bytes.fromhex(leaf["leaf_hash"]) for leaf in page["leaves"]]
+    assert [leaf["seq"] for leaf in page["leaves"]] == list(range(1, size + 1))
+    assert root_from_leaf_hashes(hashes) == root
+    part = leaves(200, token=obs, room=r, query={"after": "5", "limit": "3"})
+    assert [leaf["seq"] for leaf in part["leaves"]] == [6, 7, 8]
+    folded, _ = append_leaves(
+        Frontier(5, tuple(bytes.fromhex(h) for h in part["frontier"])), hashes[5:8]
+    )
+    assert root_from_frontier(folded) == root_from_leaf_hashes(hashes[:8])
+    for name, value, rejects in (
+        ("after", str(size + 1), False),
+        ("after", "-1", True),
+        ("limit", "0", True),
+        ("limit", "1001", True),
+        ("limit", "x", True),
+    ):
+        leaves(400, token=us1, room=r, query={name: value}, schema_rejects=rejects, field=name)
+
+    # Proofs against the signed checkpoint.
+    for seq in (1, size // 2, size):
+        proof = inclusion(200, token=obs, room=r, query={"seq": str(seq), "size": str(size)})
+        assert proof["leaf_hash"] == hashes[seq - 1].hex()
+        path = [bytes.fromhex(h) for h in proof["proof"]]
+        verify_inclusion(seq - 1, size, hashes[seq - 1], path, root)
+    for query, where, rejects in (
+        ({"size": str(size)}, "seq", False),
+        ({"seq": "0", "size": str(size)}, "seq", False),
+        ({"seq": "3", "size": str(size + 1)}, "size", False),
+        ({"seq": "3", "size": "2"}, "seq", False),
+        ({"seq": "x", "size": "2"}, "seq", True),
+        ({"seq": "3", "size": "-2"}, "size", True),
+    ):
+        inclusion(400, token=us1, room=r, query=query, schema_rejects=rejects, field=where)
+    old = 5
+    proof = consistency(200, token=obs, room=r, query={"from": str(old), "to": str(size)})
+    old_root = root_from_leaf_hashes(hashes[:old])
+    verify_consistency(old, size, old_root, root, [bytes.fromhex(h) for h in proof["proof"]])
+    assert consistency(200, token=obs, room=r, query={"from": "0", "to": "0"})["proof"] == []
+    for query, where, rejects in (
+        ({"to": "3"}, "from", False),
+        ({"from": "4", "to": "3"}, "from", False),
+        ({"from": "1", "to": str(size + 1)}, "to", False),
+        ({"from": "1", "to": "three"}, "to", True),
+    ):
+        consistency(400, token=us1, room=r, query=query, schema_rejects=rejects, field=where)
+    for call in (inclusion, consistency, leaves):
+        call(401, room=r, code="unauthenticated")
+        call(404, token=us1, room=other, code="not_found", field="room")
+
+    # The observer's own view, zipped.
+    archive = zipfile.ZipFile(io.BytesIO(export(200, token=obs, room=r)))
+    folder = f"parley-{r}-{size}/"
+    assert api.headers["Content-Disposition"] == f'attachment; filename="parley-{r}-{size}.zip"'
+    assert f"{folder}events.jsonl" in archive.namelist()
+    lines = archive.read(f"{folder}events.jsonl").decode().splitlines()
+    assert len(lines) == size
+    assert archive.read(f"{folder}checkpoints/{size}.txt").decode() == signed["note"]
+    export(401, room=r, code="unauthenticated")
+    export(404, token=obs, room=other, code="not_found", field="room")
 
 
 # -- the database going away -------------------------------------------------------------
