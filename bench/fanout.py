@@ -419,7 +419,7 @@ async def make_room(db_url: str, base_url: str, senders: int, listeners: int) ->
     """A room with ``senders`` delegates and ``listeners - senders`` observers, all redeemed."""
     parties = [Party("north", "North"), Party("south", "South")]
     seats = [
-        SeatSpec(Role.DELEGATE, f"Delegate {i + 1}", party=parties[i % 2].id)
+        SeatSpec(Role.DELEGATE, f"Delegate {i + 1}", party=parties[i % 2].id, head=i < 2)
         for i in range(senders)
     ]
     seats += [SeatSpec(Role.OBSERVER, f"Listener {i + 1}") for i in range(listeners - senders)]

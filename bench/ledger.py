@@ -113,6 +113,7 @@ async def build(url: str, events: int, batch: int) -> tuple[str, str, float]:
         seats=[
             SeatSpec(Role.FACILITATOR, "Facilitator", id="facilitator"),
             SeatSpec(Role.DELEGATE, "North", party="north", head=True),
+            SeatSpec(Role.DELEGATE, "South", party="south", head=True),
             SeatSpec(Role.OBSERVER, "Observer", id="observer"),
         ],
     )

@@ -30,6 +30,9 @@ ISSUE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_ISSUES = 50
 MAX_TEXT_VALUE = 2000
 
+MAX_INTEGER = 2**53 - 1
+"""Records are RFC 8785 JSON: integers stay within what every reader holds exactly."""
+
 Value = int | str | bool
 """A term's value: int (number), ISO date or option or text (str), or bool (yes/no)."""
 
@@ -76,10 +79,25 @@ class Issue:
         return body
 
 
+def _unicode(text: str) -> bool:
+    """Valid Unicode: no lone surrogate (which no record can hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_issue(raw: object, where: str) -> Issue:
     """An issue from its JSON form; :class:`Invalid` names the field at fault."""
     if not isinstance(raw, Mapping):
         raise Invalid("an issue is an object", field=where)
+    for key, value in raw.items():
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(t, str) and not _unicode(t) for t in texts):
+            raise Invalid(
+                "text must be valid Unicode (it holds a lone surrogate)", field=f"{where}.{key}"
+            )
     issue_id = raw.get("id")
     if not isinstance(issue_id, str) or not ISSUE_ID.match(issue_id):
         raise Invalid(
@@ -143,7 +161,8 @@ def parse_agenda(raw: object, where: str = "agenda") -> tuple[Issue, ...]:
 def _bound(kind: IssueType, raw: object, where: str) -> Value:
     if raw is None:
         raise Invalid(f"a {kind} issue needs min and max", field=where)
-    return check_value(Issue("x", "x", kind), raw, where)
+    name = where.rsplit(".", 1)[-1]
+    return check_value(Issue(name, name, kind), raw, where)
 
 
 def check_value(issue: Issue, raw: object, where: str) -> Value:
@@ -152,6 +171,8 @@ def check_value(issue: Issue, raw: object, where: str) -> Value:
         case IssueType.NUMBER:
             if not isinstance(raw, int) or isinstance(raw, bool):
                 raise Invalid(f"{issue.id} takes an integer", field=where)
+            if abs(raw) > MAX_INTEGER:
+                raise Invalid(f"{issue.id} takes an integer within ±(2**53 - 1)", field=where)
             value: Value = raw
         case IssueType.DATE:
             if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
@@ -171,7 +192,12 @@ def check_value(issue: Issue, raw: object, where: str) -> Value:
                 raise Invalid(f"{issue.id} takes true or false", field=where)
             value = raw
         case IssueType.TEXT:
-            if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_TEXT_VALUE:
+            if (
+                not isinstance(raw, str)
+                or not raw.strip()
+                or len(raw) > MAX_TEXT_VALUE
+                or not _unicode(raw)
+            ):
                 raise Invalid(
                     f"{issue.id} takes a text of 1 to {MAX_TEXT_VALUE} characters", field=where
                 )

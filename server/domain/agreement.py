@@ -16,6 +16,14 @@ from server.domain.agenda import Issue, Value
 from server.domain.room import RoomState
 
 
+def _md(text: str) -> str:
+    """Text from the log as Markdown that means only itself: one line, no markup, no HTML."""
+    flat = "".join(" " if ord(c) < 32 else c for c in text)
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|")):
+        flat = flat.replace(raw, safe)
+    return flat
+
+
 def _value(issue: Issue | None, value: Value) -> str:
     if isinstance(value, bool):
         text = "yes" if value else "no"
@@ -30,19 +38,20 @@ def agreement_text(
     room: RoomState, terms: Mapping[str, Value], clauses: Sequence[str], parties: Sequence[str]
 ) -> str:
     """The text the parties sign, in Markdown (deterministic: the same inputs, the same bytes)."""
-    names = [room.parties[p].name if p in room.parties else p for p in parties]
-    lines = [f"# Agreement: {room.title}", "", "Between " + ", ".join(names) + ".", "", "## Terms"]
+    names = [_md(room.parties[p].name if p in room.parties else p) for p in parties]
+    title = _md(room.title)
+    lines = [f"# Agreement: {title}", "", "Between " + ", ".join(names) + ".", "", "## Terms"]
     lines.append("")
     ordered = [i for i in room.agenda if i in terms] + sorted(
         t for t in terms if t not in room.agenda
     )
     for issue_id in ordered:
         issue = room.agenda.get(issue_id)
-        title = issue.title if issue is not None else issue_id
-        lines.append(f"- {title}: {_value(issue, terms[issue_id])}")
+        name = issue.title if issue is not None else issue_id
+        lines.append(f"- {_md(name)}: {_md(_value(issue, terms[issue_id]))}")
     if clauses:
         lines += ["", "## Clauses", ""]
-        lines += [f"{n}. {clause}" for n, clause in enumerate(clauses, 1)]
+        lines += [f"{n}. {_md(clause)}" for n, clause in enumerate(clauses, 1)]
     return "\n".join(lines) + "\n"
 
 
@@ -69,12 +78,11 @@ def document_markdown(room: RoomState, times: Mapping[int, str]) -> str:
     agreement = room.agreement
     if agreement is None:
         raise ValueError("no agreement in this room")
-    text = agreement_text(room, agreement.terms, agreement.clauses, agreement.parties)
-    lines = [text.rstrip("\n"), "", "## Signatures", ""]
+    lines = [agreement.text.rstrip("\n"), "", "## Signatures", ""]
     lines.append("| Party | Signed by | Time |")
     lines.append("|---|---|---|")
     for party, name, when in _signatories(room, times):
-        lines.append(f"| {party} | {name} | {when} |")
+        lines.append(f"| {_md(party)} | {_md(name)} | {_md(when)} |")
     lines += [
         "",
         f"Agreed at {times.get(agreement.seq, '')} (event {agreement.seq}, proposal "

@@ -33,7 +33,7 @@ from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.events import EventKind
 from server.domain.negotiation import Answer, Proposal, Status
 from server.domain.permissions import Action
-from server.domain.room import PLENARY, RoomState, Seat, ThreadKind
+from server.domain.room import PLENARY, RoomState, Seat, Thread, ThreadKind
 from server.domain.stages import check_open
 from server.domain.visibility import Viewer, visibility
 
@@ -56,10 +56,10 @@ def answering_parties(room: RoomState, proposal: Proposal) -> tuple[str, ...]:
 
 def status(room: RoomState, proposal: Proposal) -> Status:
     """A proposal's status, from the log: its answers, withdrawal and counter-proposals."""
-    if proposal.draft:
-        return Status.DRAFT
     if proposal.withdrawn:
         return Status.WITHDRAWN
+    if proposal.draft:
+        return Status.DRAFT
     accepted = {p for p, (a, _) in proposal.answers.items() if a == Answer.ACCEPT}
     accepted |= set(proposal.sponsors)
     if set(answering_parties(room, proposal)) <= accepted:
@@ -172,13 +172,13 @@ def concession_moves(
                 theirs = positions.get(issue_id)
                 if theirs is None:
                     continue
-                gap_before = abs(measure(issue, previous) - measure(issue, theirs))
-                gap_after = abs(measure(issue, value) - measure(issue, theirs))
-                if gap_after == gap_before:
-                    continue
+                toward = measure(issue, theirs) - measure(issue, previous)
+                step = measure(issue, value) - measure(issue, previous)
+                # Toward them: in their direction (passing their position still concedes).
+                # Away: the other way, or any move off a position that was already theirs.
                 kind = (
                     EventKind.CONCESSION_RECORDED
-                    if gap_after < gap_before
+                    if toward * step > 0
                     else EventKind.RETRACTION_RECORDED
                 )
                 body = concession_body(
@@ -202,6 +202,9 @@ def _clauses(raw: Sequence[str]) -> list[str]:
     for i, clause in enumerate(raw):
         if not clause.strip() or len(clause) > MAX_CLAUSE_CHARS:
             raise Invalid(f"a clause has 1 to {MAX_CLAUSE_CHARS} characters", field=f"clauses.{i}")
+        if any(ord(c) < 32 for c in clause):
+            # One paragraph per clause: a line break could forge structure in the documents.
+            raise Invalid("a clause is one paragraph, without line breaks", field=f"clauses.{i}")
     return list(raw)
 
 
@@ -220,6 +223,7 @@ def decide_table_proposal(
     seat = acting_seat(room, seat_id)
     thread = thread_for(room, seat, thread_id)
     allowed(room, seat, Action.TABLE_PROPOSAL, thread, what="table a proposal here")
+    _check_open_thread(room, thread)
     checked = check_terms(room.agenda, terms)
     clause_list = _clauses(clauses)
     if not checked and not clause_list:
@@ -228,6 +232,12 @@ def decide_table_proposal(
         earlier = visible_proposal(room, seat, parent)
         if earlier.draft:
             raise Conflict("a draft cannot be countered; endorse it or wait", field="parent")
+        if earlier.thread != thread.id:
+            # A parent elsewhere would tell this thread's readers that a proposal they may
+            # not see exists. To bring a back-channel's text to the plenary, table it anew.
+            raise Invalid(
+                "a counter-proposal answers a proposal of the same thread", field="parent"
+            )
     proposal_id = proposal_id or new_id("pr")
     body: dict[str, Any] = {
         "id": proposal_id,
@@ -244,14 +254,27 @@ def decide_table_proposal(
             raise NotFound(f"your party is in no coalition {coalition!r}", field="coalition")
         if not group.formed:
             raise Conflict("the coalition is not formed yet: not every party joined")
-        if thread.kind != ThreadKind.PLENARY and not group.parties <= thread.parties:
-            raise Invalid("every coalition member must be in the thread", field="thread")
+        if thread.kind != ThreadKind.PLENARY:
+            # Its draft lives in the coalition's caucus, whose readers (a facilitator by
+            # policy, an audience it is disclosed to) need not be those of a back-channel.
+            raise Invalid("a joint proposal is tabled in the plenary", field="thread")
         body["sponsors"] = sorted(group.parties)
         body["coalition"] = coalition
         # A joint proposal waits, in the coalition's caucus, for every member's endorsement.
         draft = {"thread": thread.id, "proposal": body}
         return (Move(EventKind.PROPOSAL_DRAFTED, seat.id, seat.party, coalition, draft),)
     return _tabled(room, seat, thread.id, body)
+
+
+def _check_open_thread(room: RoomState, thread: Thread) -> None:
+    """Proposals need a live thread (a back-channel every party accepted) and, in the plenary,
+    no agreement yet: once the parties have agreed, the plenary's bargaining is over."""
+    if not thread.live:
+        raise Conflict("this back-channel is not live yet: not every party has accepted")
+    if thread.kind == ThreadKind.PLENARY and room.agreement is not None:
+        raise Conflict(
+            "the parties have reached their agreement; the plenary's proposals are closed"
+        )
 
 
 def _tabled(room: RoomState, seat: Seat, thread_id: str, body: Mapping[str, Any]) -> Moves:
@@ -278,6 +301,7 @@ def _agreement_if_agreed(room: RoomState, seat: Seat, proposal_id: str) -> list[
         "terms": dict(proposal.terms),
         "clauses": list(proposal.clauses),
         "parties": parties,
+        "text": text,
         "text_sha256": text_sha256(text),
     }
     return [Move(EventKind.AGREEMENT_REACHED, seat.id, seat.party, PLENARY, body)]
@@ -288,6 +312,8 @@ def decide_endorse_proposal(room: RoomState, seat_id: str, proposal_id: str) -> 
     proposal = visible_proposal(room, seat, proposal_id)
     if not proposal.draft or proposal.coalition is None:
         raise Conflict("only a coalition's draft is endorsed; answer a tabled proposal")
+    if proposal.withdrawn:
+        raise Conflict("this draft was withdrawn", field="proposal")
     caucus = room.threads[proposal.coalition]
     allowed(room, seat, Action.ENDORSE_PROPOSAL, caucus, what="endorse this draft")
     if seat.party in proposal.endorsed:
@@ -316,8 +342,10 @@ def decide_answer_proposal(
         raise Invalid("answer 'accept', 'reject' or 'reserve'", field="answer") from None
     if len(reason) > MAX_TEXT_VALUE:
         raise Invalid(f"a reason has at most {MAX_TEXT_VALUE} characters", field="reason")
+    _check_open_thread(room, thread)
     current = status(room, proposal)
-    if current in (Status.DRAFT, Status.WITHDRAWN, Status.AGREED):
+    if current in (Status.DRAFT, Status.WITHDRAWN, Status.AGREED, Status.SUPERSEDED):
+        # Agreement is on the latest version: a superseded one is answered by countering.
         raise Conflict(f"this proposal is {current.value.replace('_', ' ')}", field="proposal")
     assert seat.party is not None
     if seat.party in proposal.sponsors:
@@ -340,13 +368,15 @@ def decide_answer_proposal(
 def decide_withdraw_proposal(room: RoomState, seat_id: str, proposal_id: str) -> Move:
     seat = acting_seat(room, seat_id)
     proposal = visible_proposal(room, seat, proposal_id)
-    thread = room.threads[proposal.thread]
+    # A coalition's draft is withdrawn where it stands, in the coalition's caucus.
+    where = proposal.coalition if proposal.draft and proposal.coalition else proposal.thread
+    thread = room.threads[where]
     allowed(room, seat, Action.WITHDRAW_PROPOSAL, thread, what="withdraw this proposal")
     sponsor = (seat.party in proposal.sponsors) if seat.party else proposal.mediator
     if not sponsor:
         raise Forbidden("only the sponsor withdraws a proposal")
     current = status(room, proposal)
-    if current in (Status.DRAFT, Status.WITHDRAWN, Status.AGREED):
+    if current in (Status.WITHDRAWN, Status.AGREED):
         raise Conflict(f"this proposal is {current.value.replace('_', ' ')}", field="proposal")
     return Move(
         EventKind.PROPOSAL_WITHDRAWN, seat.id, seat.party, thread.id, {"proposal": proposal.id}
@@ -366,6 +396,8 @@ def decide_record_concession(
     seat = acting_seat(room, seat_id)
     thread = thread_for(room, seat, thread_id)
     allowed(room, seat, Action.RECORD_CONCESSION, thread, what="record a concession here")
+    if not thread.live:
+        raise Conflict("this back-channel is not live yet: not every party has accepted")
     if not description.strip() or len(description) > MAX_TEXT_VALUE:
         raise Invalid(
             f"describe the concession in 1 to {MAX_TEXT_VALUE} characters", field="description"

@@ -18,9 +18,18 @@ from dataclasses import dataclass, field
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooLong
 from server.domain.events import EventKind
 from server.domain.permissions import Action, Needs, requirement
-from server.domain.room import Audience, EventView, RoomState, Seat, Thread, ThreadKind, apply
+from server.domain.room import (
+    Audience,
+    EventView,
+    Role,
+    RoomState,
+    Seat,
+    Thread,
+    ThreadKind,
+    apply,
+)
 from server.domain.stages import check_open
-from server.domain.visibility import HIDDEN, Viewer, visibility
+from server.domain.visibility import HIDDEN, SEALED, Viewer, visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +50,14 @@ def acting_seat(room: RoomState, seat_id: str) -> Seat:
     return seat
 
 
-def thread_for(room: RoomState, seat: Seat, thread_id: str) -> Thread:
+def thread_for(room: RoomState, seat: Seat, thread_id: str, *, sealed_ok: bool = False) -> Thread:
+    """The thread, if the seat reads it in full (or, with ``sealed_ok``, at least sealed: the
+    facilitator discloses threads its policy keeps sealed from it); otherwise not found, as if
+    it did not exist, so that a refusal never tells a thread from a made-up id."""
     thread = room.threads.get(thread_id)
     viewer = Viewer(seat.role, seat.party)
-    if thread is None or visibility(EventKind.THREAD_OPENED, thread_id, viewer, room) == HIDDEN:
+    seen = visibility(EventKind.THREAD_OPENED, thread_id, viewer, room)
+    if thread is None or seen == HIDDEN or (seen == SEALED and not sealed_ok):
         raise NotFound(f"no thread {thread_id!r} in this room", field="thread")
     return thread
 
@@ -153,7 +166,7 @@ def decide_accept_backchannel(room: RoomState, seat_id: str, thread_id: str) -> 
 
 def decide_disclose_thread(room: RoomState, seat_id: str, thread_id: str, to: str) -> Move:
     seat = acting_seat(room, seat_id)
-    thread = thread_for(room, seat, thread_id)
+    thread = thread_for(room, seat, thread_id, sealed_ok=seat.role == Role.FACILITATOR)
     try:
         audience = Audience(to)
     except ValueError:

@@ -113,6 +113,8 @@ class Agreement:
     terms: Mapping[str, Value]
     clauses: tuple[str, ...]
     parties: tuple[str, ...]
+    text: str
+    """The text the parties sign (Markdown), fixed when the agreement was reached."""
     text_sha256: str
     signatures: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     """Party → (signatory's name, seq of the signature)."""

@@ -72,6 +72,7 @@ PERMISSIONS: dict[tuple[Role, Action, ThreadKind | None], Needs] = {
     (D, A.ANSWER_PROPOSAL, BACKCHANNEL): Needs.HEAD_MEMBER,
     (D, A.WITHDRAW_PROPOSAL, PLENARY): Needs.HEAD,
     (D, A.WITHDRAW_PROPOSAL, BACKCHANNEL): Needs.HEAD_MEMBER,
+    (D, A.WITHDRAW_PROPOSAL, CAUCUS): Needs.HEAD_MEMBER,
     (F, A.WITHDRAW_PROPOSAL, PLENARY): Needs.ANY,
     (D, A.RECORD_CONCESSION, PLENARY): Needs.HEAD,
     (D, A.RECORD_CONCESSION, BACKCHANNEL): Needs.HEAD_MEMBER,
@@ -85,7 +86,8 @@ PERMISSIONS: dict[tuple[Role, Action, ThreadKind | None], Needs] = {
 """Observers appear in no row: they read, they never act (observer notes come later).
 
 Some actions have one more condition that is about the thing acted on rather than the seat,
-checked where it is decided: a proposal is withdrawn only by its sponsor; stages move by
+checked where it is decided: a proposal is withdrawn only by a sponsor (any member of a
+coalition, for a joint proposal; in a caucus, only a coalition's draft); stages move by
 consent only in a room without a facilitator; a head tables a joint proposal only for a
 coalition its party belongs to.
 """

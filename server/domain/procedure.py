@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from server.domain.agenda import Direction, Issue, check_value, parse_issue
-from server.domain.agreement import agreement_text, text_sha256
+from server.domain.agreement import text_sha256
 from server.domain.commands import Move, acting_seat, allowed, new_id, then, with_others
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.events import EventKind
@@ -199,7 +199,7 @@ def decide_sign_agreement(room: RoomState, seat_id: str, agreement_id: str) -> M
     assert after.agreement is not None
     if not after.agreement.signed:
         return (signing,)
-    text = agreement_text(room, agreement.terms, agreement.clauses, agreement.parties)
+    text = agreement.text  # exactly what every signature's hash binds
     signatories = [
         {"party": party, "name": after.agreement.signatures[party][0]}
         for party in agreement.parties

@@ -362,6 +362,7 @@ def _agreement_reached(state: RoomState, event: EventView) -> RoomState:
         terms=dict(body["terms"]),
         clauses=tuple(str(c) for c in body["clauses"]),
         parties=tuple(str(p) for p in body["parties"]),
+        text=str(body["text"]),
         text_sha256=str(body["text_sha256"]),
     )
     return replace(state, agreement=agreement)

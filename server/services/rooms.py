@@ -146,6 +146,11 @@ def validate_setup(setup: RoomSetup) -> None:
     ids = seat_ids(setup)
     if len(set(ids)) != len(ids):
         raise Invalid("seat ids must be unique", field="seats")
+    for i, party in enumerate(setup.parties):
+        if party.id not in heads:
+            # Only a head answers, signs and consents for its party: without one the room
+            # could never reach (or sign) an agreement.
+            raise Invalid(f"party {party.id!r} has no head of delegation", field=f"parties.{i}")
     agenda = {issue.id: issue for issue in parse_agenda(list(setup.agenda))}
     for i, spec in enumerate(setup.positions):
         where = f"positions.{i}"

@@ -11,11 +11,15 @@ from server.domain import bargaining as deal
 from server.domain import procedure as proc
 from server.domain.agenda import parse_issue
 from server.domain.agreement import agreement_text, document_html, document_markdown
-from server.domain.commands import decide_accept_backchannel, decide_open_backchannel
+from server.domain.commands import (
+    decide_accept_backchannel,
+    decide_disclose_thread,
+    decide_open_backchannel,
+)
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound, StageClosed
 from server.domain.events import EventKind
 from server.domain.negotiation import Status
-from server.domain.room import RoomState
+from server.domain.room import Policy, RoomState
 from server.domain.visibility import Viewer
 from server.exercise.scenarios import paris_1973
 from tests.domain.negotiation import HEADS, kinds, paris, play, room_from
@@ -125,7 +129,7 @@ def test_concessions_are_judged_only_against_positions_in_the_same_thread() -> N
     assert kinds(moves) == [EventKind.PROPOSAL_TABLED]
 
 
-def test_a_backchannel_proposal_is_unknown_outside_until_tabled_in_plenary() -> None:
+def test_a_backchannel_proposal_stays_unknown_outside_and_is_tabled_anew_in_plenary() -> None:
     state = opened()
     opening = decide_open_backchannel(state, "us-1", ["drv"], "Villa")
     bc = str(opening.thread)
@@ -139,11 +143,14 @@ def test_a_backchannel_proposal_is_unknown_outside_until_tabled_in_plenary() -> 
     with pytest.raises(NotFound):
         deal.visible_proposal(state, Viewer(state.seats["observer-1"].role), secret)
     assert deal.visible_proposal(state, state.seats["drv-2"], secret).id == secret
-    # Tabled in plenary (naming it as its parent) it is a new, public proposal.
-    state, moves = table(state, "us", terms={"withdrawal_date": "1973-03-29"}, parent=secret)
+    # Naming it as a parent from the plenary would tell every party that it exists.
+    with pytest.raises(Invalid) as elsewhere:
+        table(state, "us", terms={"withdrawal_date": "1973-03-29"}, parent=secret)
+    assert elsewhere.value.field == "parent"
+    # Tabled anew in the plenary it is a new, public proposal with nothing pointing back.
+    state, moves = table(state, "us", terms={"withdrawal_date": "1973-03-29"})
     public = moves[0].body["proposal"]["id"]  # type: ignore[index]
-    assert deal.visible_proposal(state, state.seats["rvn-1"], public).parent == secret
-    # ... and the plenary proposal does not mark the secret one superseded.
+    assert deal.visible_proposal(state, state.seats["rvn-1"], public).parent is None
     assert state.proposals[secret].superseded_by is None
 
 
@@ -382,3 +389,118 @@ def test_a_backchannel_proposal_agreed_by_its_parties_is_no_room_agreement() -> 
     assert deal.status(state, state.proposals[pid]) == Status.AGREED
     assert state.agreement is None
     assert deal.answering_parties(state, state.proposals[pid]) == ("us", "drv")
+
+
+def _backchannel(state: RoomState, accept: bool = True) -> tuple[RoomState, str]:
+    opening = decide_open_backchannel(state, "us-1", ["drv"], "Villa")
+    state = play(state, opening)
+    if accept:
+        state = play(state, decide_accept_backchannel(state, "drv-1", str(opening.thread)))
+    return state, str(opening.thread)
+
+
+def _coalition(state: RoomState) -> tuple[RoomState, str]:
+    declared = proc.decide_declare_coalition(state, "us-1", ["drv"], "Bloc")
+    state = play(state, declared)
+    coalition = str(declared.body["coalition"]["id"])  # type: ignore[index]
+    return play(state, proc.decide_join_coalition(state, "drv-1", coalition)), coalition
+
+
+def test_a_joint_proposal_is_tabled_only_in_the_plenary() -> None:
+    state, bc = _backchannel(opened())
+    state, coalition = _coalition(state)
+    with pytest.raises(Invalid) as refused:
+        deal.decide_table_proposal(
+            state, "us-1", bc, terms={"ceasefire": True}, coalition=coalition
+        )
+    assert refused.value.field == "thread"
+
+
+def test_a_draft_is_withdrawn_in_its_caucus_and_then_takes_no_endorsement() -> None:
+    state, coalition = _coalition(opened())
+    drafted = deal.decide_table_proposal(
+        state, "us-1", "plenary", terms={"ceasefire": True}, coalition=coalition
+    )
+    pid = drafted[0].body["proposal"]["id"]  # type: ignore[index]
+    state = play(state, drafted)
+    withdrawal = deal.decide_withdraw_proposal(state, "drv-1", pid)
+    assert withdrawal.thread == coalition
+    state = play(state, withdrawal)
+    assert deal.status(state, state.proposals[pid]) == Status.WITHDRAWN
+    with pytest.raises(Conflict):
+        deal.decide_endorse_proposal(state, "drv-1", pid)
+
+
+def test_passing_the_other_partys_position_still_concedes() -> None:
+    state, _ = table(opened(), "us", terms={"commission_size": 1500})
+    state, _ = table(state, "drv", terms={"commission_size": 1200})
+    state, moves = table(state, "us", terms={"commission_size": 600})
+    assert kinds(moves) == [EventKind.PROPOSAL_TABLED, EventKind.CONCESSION_RECORDED]
+    assert moves[1].body["size"] == "0.4500"
+    state, moves = table(state, "drv", terms={"commission_size": 1300})  # away from 600
+    assert kinds(moves) == [EventKind.PROPOSAL_TABLED, EventKind.RETRACTION_RECORDED]
+
+
+def test_a_backchannel_not_yet_live_takes_no_proposals() -> None:
+    state, bc = _backchannel(opened(), accept=False)
+    with pytest.raises(Conflict):
+        deal.decide_table_proposal(state, "us-1", bc, terms={"ceasefire": True})
+
+
+def test_a_superseded_version_is_countered_not_answered() -> None:
+    state, moves = table(opened(), "us", terms={"troop_ceiling": 40000})
+    old = moves[0].body["proposal"]["id"]  # type: ignore[index]
+    state, _ = table(state, "drv", terms={"troop_ceiling": 0}, parent=old)
+    with pytest.raises(Conflict) as refused:
+        deal.decide_answer_proposal(state, "rvn-1", old, "accept")
+    assert "superseded" in refused.value.message
+
+
+def test_after_the_agreement_the_plenary_takes_no_new_proposals() -> None:
+    state, moves = table(opened(), "us", terms={"ceasefire": True})
+    pid = moves[0].body["proposal"]["id"]  # type: ignore[index]
+    for party in ("drv", "rvn", "prg"):
+        state = play(state, deal.decide_answer_proposal(state, HEADS[party], pid, "accept"))
+    assert state.agreement is not None
+    assert state.agreement.text.startswith("# Agreement: Paris, 1973")
+    with pytest.raises(Conflict):
+        deal.decide_table_proposal(state, "rvn-1", "plenary", terms={"ceasefire": False})
+
+
+def test_a_thread_sealed_to_the_seat_is_not_found_not_forbidden() -> None:
+    state, bc = _backchannel(opened())
+    made_up = "bc-000000000000"
+    for thread in (bc, made_up):
+        with pytest.raises(NotFound):
+            deal.decide_table_proposal(state, "observer-1", thread, terms={"ceasefire": True})
+    private = paris(policy=Policy(facilitator_reads_backchannels=False))
+    private = play(private, proc.decide_change_stage(private, "facilitator", "opening"))
+    private, bc = _backchannel(private)
+    with pytest.raises(NotFound):
+        deal.decide_table_proposal(private, "facilitator", bc, terms={"ceasefire": True})
+    disclosed = decide_disclose_thread(private, "facilitator", bc, "observers")
+    assert disclosed.thread == bc  # the facilitator still discloses what it cannot read
+
+
+def test_clauses_are_single_paragraphs_and_documents_flatten_what_the_log_holds() -> None:
+    with pytest.raises(Invalid) as refused:
+        deal.decide_table_proposal(
+            opened(), "us-1", "plenary", clauses=["Fine.\n\n## Signatures\n| Forged |"], terms={}
+        )
+    assert refused.value.field == "clauses.0"
+    agenda = [*paris_1973().agenda, {"id": "note", "title": "Note", "type": "text"}]
+    state = at(paris(agenda=agenda), "opening")
+    forged = "ok\n\n## Signatures\n| Republic of Vietnam | Forged | <!--"
+    state, moves = table(state, "us", terms={"note": forged})
+    pid = moves[0].body["proposal"]["id"]  # type: ignore[index]
+    for party in ("drv", "rvn", "prg"):
+        state = play(state, deal.decide_answer_proposal(state, HEADS[party], pid, "accept"))
+    markdown = document_markdown(state, {})
+    headings = [line for line in markdown.splitlines() if line.startswith("#")]
+    assert headings == [
+        "# Agreement: Paris, 1973: a four-party withdrawal",
+        "## Terms",
+        "## Signatures",
+    ]
+    assert "<!--" not in markdown
+    assert "- Note: ok  ## Signatures \\| Republic of Vietnam \\| Forged \\| &lt;!--" in markdown

@@ -10,11 +10,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from protocol.canonical import canonical_json
 from protocol.frames import FrameError, Hello, Ping, decode_command
 from server.domain import bargaining as deal
 from server.domain import procedure as proc
 from server.domain.commands import decide_accept_backchannel, decide_open_backchannel
 from server.domain.errors import DomainError
+from server.domain.events import build_record
 from server.domain.room import DEFAULT_STAGES, RoomState
 from server.services.decisions import decision
 from tests.domain.negotiation import paris, play
@@ -77,7 +79,7 @@ ids = st.sampled_from(IDS)
 parties = st.sampled_from([*ROOM.parties, "nobody"])
 term_values = st.one_of(
     st.sampled_from([0, 27000, 60000, 99999, -1, True, "1973-03-29", "1975-01-01"]),
-    st.sampled_from(["separate track", "never", "1973-02-30"]),
+    st.sampled_from(["separate track", "never", "1973-02-30", 2**60, -(2**53), "\ud800"]),
 )
 terms = st.dictionaries(st.sampled_from([*ROOM.agenda, "nope"]), term_values, max_size=4)
 issues = st.fixed_dictionaries(
@@ -86,10 +88,10 @@ issues = st.fixed_dictionaries(
         "type": st.sampled_from(["number", "date", "choice", "yesno", "text", "float"]),
     },
     optional={
-        "title": st.text(max_size=5),
+        "title": st.one_of(st.text(max_size=5), st.just("\udfff")),
         "min": term_values,
         "max": term_values,
-        "options": st.lists(st.text(max_size=3), max_size=3),
+        "options": st.lists(st.one_of(st.text(max_size=3), st.just("\ud800")), max_size=3),
         "unit": st.text(max_size=3),
     },
 )
@@ -166,4 +168,19 @@ def test_any_command_is_refused_cleanly_or_folds(
     except DomainError as exc:
         assert exc.message
         return
-    play(state, decided if isinstance(decided, tuple) else (decided,))
+    moves = decided if isinstance(decided, tuple) else (decided,)
+    play(state, moves)
+    for move in moves:  # every record the append would write can be encoded (RFC 8785)
+        record = build_record(
+            room=state.room_id,
+            seq=state.seq + 1,
+            kind=move.kind,
+            stage=state.stage,
+            seat=move.seat,
+            party=move.party,
+            thread=move.thread,
+            ts="1973-01-27T00:00:00.000000Z",
+            salt=bytes(16),
+            body=move.body,
+        )
+        canonical_json(record)

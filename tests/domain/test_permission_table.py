@@ -44,6 +44,7 @@ for line in """
     delegate     answer_proposal     backchannel  head_member
     delegate     withdraw_proposal   plenary      head
     delegate     withdraw_proposal   backchannel  head_member
+    delegate     withdraw_proposal   caucus       head_member
     facilitator  withdraw_proposal   plenary      any
     delegate     record_concession   plenary      head
     delegate     record_concession   backchannel  head_member

@@ -17,6 +17,7 @@ from server.domain import bargaining as deal
 from server.domain import commands as rules
 from server.domain import procedure as proc
 from server.domain.errors import DomainError
+from server.domain.negotiation import Status
 from server.domain.room import RoomState
 from server.domain.stages import transitions
 from server.exercise.scenarios import paris_1973
@@ -57,13 +58,19 @@ def _command(rng: random.Random, state: RoomState, seat: str) -> Any:
     if pick < 0.35:
         coalition = rng.choice(coalitions) if rng.random() < 0.2 else None
         terms = _random_terms(rng)
-        thread = rng.choice(threads)
-        parent = rng.choice(proposals) if rng.random() < 0.3 else None
+        thread = "plenary" if rng.random() < 0.6 else rng.choice(threads)
+        same_thread = [p.id for p in state.proposals.values() if p.thread == thread]
+        parent = rng.choice(same_thread) if same_thread and rng.random() < 0.4 else None
         return lambda s: deal.decide_table_proposal(
             s, seat, thread, terms=terms, parent=parent, coalition=coalition
         )
     if pick < 0.65:
-        proposal = rng.choice(proposals)
+        open_ = [
+            p.id
+            for p in state.proposals.values()
+            if deal.status(state, p) in (Status.TABLED, Status.ACCEPTED_BY_SOME, Status.REJECTED)
+        ]
+        proposal = rng.choice(open_ or proposals)
         answer = rng.choice(["accept", "accept", "reject", "reserve"])
         return lambda s: deal.decide_answer_proposal(s, seat, proposal, answer)
     if pick < 0.69:
