@@ -20,32 +20,11 @@ import time
 import uuid
 from pathlib import Path
 
-import asyncpg
-
+from bench.databases import fresh_database, pg_admin
 from server.storage.database import Database
 from server.storage.migrate import upgrade
 from server.storage.records import NewEvent, RoomSpec
 from server.storage.writer import LogWriter
-
-PG_ADMIN = os.environ.get(
-    "PARLEY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN.replace("+asyncpg", ""))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def fresh_database(kind: str, folder: Path) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite+aiosqlite:///{folder / f'bench-{uuid.uuid4().hex[:8]}.db'}", None
-    name = f"parley_bench_{uuid.uuid4().hex[:8]}"
-    await _pg_admin(f"CREATE DATABASE {name}")
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
 
 
 async def run_one(url: str, writers: int, events: int, max_batch: int) -> dict[str, float]:
@@ -110,7 +89,7 @@ async def main() -> None:
                         r = await run_one(url, writers, count, batch)
                     finally:
                         if pg_name:
-                            await _pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
+                            await pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
                     print(
                         f"| {kind} | {writers} | {mode} | {r['events']:.0f} | "
                         f"{r['acks_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "

@@ -57,8 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
+from bench.databases import fresh_database, pg_admin
 from server.domain.room import Party, Role
 from server.services.access import AccessService
 from server.services.rooms import RoomService, RoomSetup, SeatSpec
@@ -68,9 +68,6 @@ from server.storage.log_reader import get_room
 from server.storage.writer import LogWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get(
-    "PARLEY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 WS_PATH = "/api/v1/ws"
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -393,14 +390,6 @@ def server_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     env.update(values)
     return env
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN.replace("+asyncpg", ""))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 # -- the Parley side -------------------------------------------------------------------------
@@ -751,12 +740,7 @@ async def main() -> None:
                 bare = bare_server(tmp, server_cpus)
                 bare.start()
             if "parley" in which:
-                if args.database == "sqlite":
-                    db_url = f"sqlite+aiosqlite:///{tmp / 'parley.db'}"
-                else:
-                    pg_name = f"parley_bench_{uuid.uuid4().hex[:8]}"
-                    await _pg_admin(f"CREATE DATABASE {pg_name}")
-                    db_url = PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name
+                db_url, pg_name = await fresh_database(args.database, tmp, "parley")
                 parley = await parley_server(tmp, db_url, server_cpus, args.profile)
                 parley.start()
             for n in counts:
@@ -771,7 +755,7 @@ async def main() -> None:
                 if server is not None:
                     server.stop()
             if pg_name:
-                await _pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
+                await pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
     print()
     print(summary(results, args.rate))
     if args.profile:

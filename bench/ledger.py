@@ -39,14 +39,13 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.databases import fresh_database, pg_admin
 from client.ledger import verify_consistency, verify_inclusion
 from server.domain.room import Party, Role
 from server.ledger.checkpoint import NoteSigner
@@ -60,26 +59,7 @@ from server.storage.records import NewEvent
 from server.storage.writer import LogWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = os.environ.get(
-    "PARLEY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
 PER_REQUEST = 1000
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN.replace("+asyncpg", ""))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-async def fresh_database(kind: str, folder: Path) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite+aiosqlite:///{folder / f'ledger-{uuid.uuid4().hex[:8]}.db'}", None
-    name = f"parley_bench_{uuid.uuid4().hex[:8]}"
-    await _pg_admin(f"CREATE DATABASE {name}")
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
 
 
 def percentiles(samples: list[float]) -> str:
@@ -276,7 +256,7 @@ async def main() -> None:
     rows: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.databases.split(","):
-            url, pg_name = await fresh_database(kind, Path(tmp))
+            url, pg_name = await fresh_database(kind, Path(tmp), "ledger")
             try:
                 room, invite, seconds = await build(url, args.events, args.batch)
                 print(
@@ -289,7 +269,7 @@ async def main() -> None:
                 await measure_http(url, room, invite, args.queries, rows, kind, Path(tmp) / kind)
             finally:
                 if pg_name:
-                    await _pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
+                    await pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
     print(f"# load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("| database | via | operation | calls | p50 ms | p95 ms | p99 ms | max ms |")
     print("|---|---|---|---:|---:|---:|---:|---:|")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.storage.records import StoredEvent
-from server.storage.tables import events, merkle_nodes, rooms
+from server.storage.tables import events, rooms
 from server.storage.writer import split_frontier, stored_from_row
 
 
@@ -64,30 +64,6 @@ async def read_events(
     if limit is not None:
         query = query.limit(limit)
     return [stored_from_row(row) for row in await conn.execute(query)]
-
-
-async def read_nodes(
-    conn: AsyncConnection, room_id: str, wanted: Iterable[tuple[int, int]]
-) -> dict[tuple[int, int], bytes]:
-    """The stored hashes of the perfect subtrees ``wanted`` as (level, index); level 0 = leaves."""
-    wanted = set(wanted)
-    found: dict[tuple[int, int], bytes] = {}
-    leaves = sorted(idx + 1 for level, idx in wanted if level == 0)
-    inner = sorted((level, idx) for level, idx in wanted if level > 0)
-    if leaves:
-        query = select(events.c.seq, events.c.leaf_hash).where(
-            events.c.room_id == room_id, events.c.seq.in_(leaves)
-        )
-        for seq, digest in await conn.execute(query):
-            found[(0, seq - 1)] = bytes(digest)
-    if inner:
-        query = select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
-            merkle_nodes.c.room_id == room_id,
-            tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(inner),
-        )
-        for row in await conn.execute(query):
-            found[(row.level, row.idx)] = bytes(row.hash)
-    return found
 
 
 async def leaf_hashes(conn: AsyncConnection, room_id: str) -> Sequence[bytes]:
