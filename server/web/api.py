@@ -13,7 +13,14 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from protocol.errors import ErrorCode
-from protocol.frames import validation_failure
+from protocol.frames import (
+    AcceptBackchannel,
+    ClientCommand,
+    DiscloseThread,
+    OpenBackchannel,
+    PostMessage,
+    validation_failure,
+)
 from protocol.http import (
     AcceptBackchannelBody,
     DiscloseThreadBody,
@@ -21,11 +28,11 @@ from protocol.http import (
     PostMessageBody,
     RedeemInvite,
 )
-from server.domain import commands as rules
 from server.domain.events import EventKind
 from server.domain.room import RoomState, Seat
 from server.domain.visibility import FULL, HIDDEN, Viewer, visibility
 from server.realtime.frames import event_object
+from server.services.decisions import decision
 from server.storage.access_store import Grant
 from server.storage.log_reader import read_events
 from server.storage.records import Appended
@@ -155,58 +162,71 @@ async def list_threads(request: web.Request) -> web.Response:
     return web.json_response({"threads": threads})
 
 
+async def _run(request: web.Request, grant: Grant, command: ClientCommand) -> web.Response:
+    """Carry out ``command`` exactly as the WebSocket would (the same decision and service)."""
+    max_chars = request.app[SETTINGS].max_text_chars
+    decide = decision(command, grant.seat_id, max_chars)
+    appended = await request.app[COMMANDS].run(grant, decide, command.id)
+    return appended_json(appended)
+
+
+# The bodies were validated by their own models; the path's ids are checked by the decision
+# (a thread the seat may not see is not found), so the frames are built without validation.
+
+
 @routes.post("/api/v1/rooms/{room}/threads")
 async def open_backchannel(request: web.Request) -> web.Response:
     grant, _, _ = await room_for(request)
     body = await read_body(request, OpenBackchannelBody)
-    appended = await request.app[COMMANDS].run(
-        grant,
-        lambda state: rules.decide_open_backchannel(
-            state, grant.seat_id, list(body.parties), body.title
-        ),
-        body.id,
+    command = OpenBackchannel.model_construct(
+        type="open_backchannel",
+        id=body.id,
+        room=grant.room_id,
+        parties=list(body.parties),
+        title=body.title,
     )
-    return appended_json(appended)
+    return await _run(request, grant, command)
 
 
 @routes.post("/api/v1/rooms/{room}/threads/{thread}/accept")
 async def accept_backchannel(request: web.Request) -> web.Response:
     grant, _, _ = await room_for(request)
     body = await read_body(request, AcceptBackchannelBody)
-    thread = request.match_info["thread"]
-    appended = await request.app[COMMANDS].run(
-        grant, lambda state: rules.decide_accept_backchannel(state, grant.seat_id, thread), body.id
+    command = AcceptBackchannel.model_construct(
+        type="accept_backchannel",
+        id=body.id,
+        room=grant.room_id,
+        thread=request.match_info["thread"],
     )
-    return appended_json(appended)
+    return await _run(request, grant, command)
 
 
 @routes.post("/api/v1/rooms/{room}/threads/{thread}/disclose")
 async def disclose_thread(request: web.Request) -> web.Response:
     grant, _, _ = await room_for(request)
     body = await read_body(request, DiscloseThreadBody)
-    thread = request.match_info["thread"]
-    appended = await request.app[COMMANDS].run(
-        grant,
-        lambda state: rules.decide_disclose_thread(state, grant.seat_id, thread, body.to),
-        body.id,
+    command = DiscloseThread.model_construct(
+        type="disclose_thread",
+        id=body.id,
+        room=grant.room_id,
+        thread=request.match_info["thread"],
+        to=body.to,
     )
-    return appended_json(appended)
+    return await _run(request, grant, command)
 
 
 @routes.post("/api/v1/rooms/{room}/threads/{thread}/messages")
 async def post_message(request: web.Request) -> web.Response:
     grant, _, _ = await room_for(request)
     body = await read_body(request, PostMessageBody)
-    thread = request.match_info["thread"]
-    max_chars = request.app[SETTINGS].max_text_chars
-    appended = await request.app[COMMANDS].run(
-        grant,
-        lambda state: rules.decide_post_message(
-            state, grant.seat_id, thread, body.text, max_chars=max_chars
-        ),
-        body.id,
+    command = PostMessage.model_construct(
+        type="post_message",
+        id=body.id,
+        room=grant.room_id,
+        thread=request.match_info["thread"],
+        text=body.text,
     )
-    return appended_json(appended)
+    return await _run(request, grant, command)
 
 
 def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
