@@ -28,7 +28,15 @@ from server.domain.agenda import (
     size,
 )
 from server.domain.agreement import agreement_text, text_sha256
-from server.domain.commands import Move, acting_seat, allowed, new_id, then, thread_for
+from server.domain.commands import (
+    Move,
+    acting_seat,
+    allowed,
+    new_id,
+    require_live,
+    then,
+    thread_for,
+)
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from server.domain.events import EventKind
 from server.domain.negotiation import Answer, Proposal, Status
@@ -269,8 +277,7 @@ def decide_table_proposal(
 def _check_open_thread(room: RoomState, thread: Thread) -> None:
     """Proposals need a live thread (a back-channel every party accepted) and, in the plenary,
     no agreement yet: once the parties have agreed, the plenary's bargaining is over."""
-    if not thread.live:
-        raise Conflict("this back-channel is not live yet: not every party has accepted")
+    require_live(thread)
     if thread.kind == ThreadKind.PLENARY and room.agreement is not None:
         raise Conflict(
             "the parties have reached their agreement; the plenary's proposals are closed"
@@ -396,8 +403,7 @@ def decide_record_concession(
     seat = acting_seat(room, seat_id)
     thread = thread_for(room, seat, thread_id)
     allowed(room, seat, Action.RECORD_CONCESSION, thread, what="record a concession here")
-    if not thread.live:
-        raise Conflict("this back-channel is not live yet: not every party has accepted")
+    require_live(thread)
     if not description.strip() or len(description) > MAX_TEXT_VALUE:
         raise Invalid(
             f"describe the concession in 1 to {MAX_TEXT_VALUE} characters", field="description"

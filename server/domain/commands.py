@@ -62,6 +62,12 @@ def thread_for(room: RoomState, seat: Seat, thread_id: str, *, sealed_ok: bool =
     return thread
 
 
+def require_live(thread: Thread) -> None:
+    """Nothing is said in a back-channel until every invited party has accepted it."""
+    if not thread.live:
+        raise Conflict("this back-channel is not live yet: not every party has accepted")
+
+
 def allowed(
     room: RoomState,
     seat: Seat,
@@ -92,8 +98,7 @@ def decide_post_message(
     seat = acting_seat(room, seat_id)
     thread = thread_for(room, seat, thread_id)
     allowed(room, seat, Action.POST_MESSAGE, thread, what="post in this thread")
-    if not thread.live:
-        raise Conflict("this back-channel is not live yet: not every party has accepted")
+    require_live(thread)
     if not text.strip():
         raise Invalid("a message needs some text", field="text")
     if len(text) > max_chars:
