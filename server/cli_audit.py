@@ -81,6 +81,7 @@ async def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
     from server.services.checkpoints import CheckpointService
     from server.services.signing import KeyFileError, load_signer
     from server.services.states import RoomStates
+    from server.services.views.log import LogViews
     from server.storage.errors import RoomNotFound
     from server.storage.migrate import schema_is_current
 
@@ -96,7 +97,7 @@ async def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
             raise CliError(
                 f"database schema is at {current or 'nothing'}, not {head}: run `parley db upgrade`"
             )
-        service = AuditService(db, CheckpointService(db, signer), RoomStates(db))
+        service = AuditService(CheckpointService(db, signer), LogViews(db, RoomStates(db)))
         try:
             export = await service.prepare(args.room)
         except RoomNotFound:

@@ -11,9 +11,9 @@ import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from server.domain.grants import Grant
 from server.services.errors import Unauthenticated
 from server.storage import access_store
-from server.storage.access_store import Grant
 from server.storage.database import Database
 
 INVITE_PREFIX = "pi_"

@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from server.domain.errors import Conflict, Invalid, NotFound
 from server.domain.events import EventKind
@@ -43,6 +42,9 @@ from server.storage.checkpoint_store import StoredCheckpoint
 from server.storage.database import Database
 from server.storage.errors import RoomNotFound
 from server.storage.records import StoredEvent
+
+if TYPE_CHECKING:  # the statements are storage's; this module only hands the connection on
+    from sqlalchemy.engine import Connection
 
 STAGE_CHANGE, ON_DEMAND, EXPORT = "stage_change", "on_demand", "export"
 MAX_LEAVES = 1000

@@ -12,19 +12,52 @@ after a lost ack) is answered with that first event instead of the refusal.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from protocol.frames import Ack
+from protocol.views import CommandAck
 from server.domain.commands import Move
 from server.domain.errors import DomainError
+from server.domain.events import CREATING_KINDS, created_id
+from server.domain.grants import Grant
 from server.domain.room import RoomState
 from server.services.errors import StaleState
 from server.services.states import RoomStates
-from server.storage.access_store import Grant
 from server.storage.database import Database
 from server.storage.log_reader import find_command
-from server.storage.records import Appended, NewEvent, RoomHead
+from server.storage.records import Appended, NewEvent, RoomHead, StoredEvent
 from server.storage.writer import LogWriter
+
+
+def created_by(event: StoredEvent) -> str | None:
+    """What a command's first event created, for its ack."""
+    if event.kind not in CREATING_KINDS:
+        return None
+    return created_id(event.kind, json.loads(event.record)["body"])
+
+
+def ack(command_id: str, room_id: str, appended: Appended) -> Ack:
+    """The answer to a command, over the WebSocket."""
+    first = appended.first
+    return Ack(
+        id=command_id,
+        room=room_id,
+        seq=first.seq,
+        duplicate=appended.duplicate,
+        thread=first.thread,
+        created=created_by(first),
+    )
+
+
+def command_ack(command_id: str, room_id: str, appended: Appended) -> CommandAck:
+    """The answer to a command over HTTP: the same ``ack``, with the kinds it appended."""
+    return CommandAck(
+        **ack(command_id, room_id, appended).model_dump(),
+        events=[e.kind for e in appended.events],
+    )
+
 
 Decide = Callable[[RoomState], Move | tuple[Move, ...]]
 """A pure decision: the event, or events, a command appends given the room's state."""

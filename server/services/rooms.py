@@ -11,13 +11,13 @@ from server.domain.agenda import parse_agenda
 from server.domain.commands import acting_seat
 from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.events import EventKind
+from server.domain.grants import Grant
 from server.domain.permissions import Action, requirement
 from server.domain.procedure import position_body
 from server.domain.room import DEFAULT_STAGES, PLENARY, Party, Policy, Role, ThreadKind
 from server.domain.stages import DEFAULT_RULES, StageRule
 from server.services.access import AccessService
 from server.services.states import RoomStates
-from server.storage.access_store import Grant
 from server.storage.records import NewEvent, RoomSpec
 from server.storage.writer import LogWriter
 

@@ -7,22 +7,15 @@ transaction and take the connection first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from server.domain.grants import Grant
 from server.storage.tables import invites, sessions
 
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """What a live token gives: a seat in a room."""
-
-    room_id: str
-    seat_id: str
-    invite_hash: str
+__all__ = ["Grant"]
 
 
 async def add_invites(

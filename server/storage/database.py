@@ -17,10 +17,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from server.config import database_kind
+from server.storage.errors import DatabaseUnavailable
 
-
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached or opened; the message says which and why."""
+__all__ = ["Database", "DatabaseUnavailable"]
 
 
 class Database:
@@ -63,6 +62,11 @@ class Database:
                 await conn.execute(text("SELECT 1"))
         except (OperationalError, DBAPIError, OSError) as exc:
             raise DatabaseUnavailable(describe_connect_error(self.url, exc)) from exc
+
+    async def ping(self) -> None:
+        """One trivial query on a pooled connection (the health check); raises if it fails."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         if self.sync_write_engine is not None:

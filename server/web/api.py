@@ -7,7 +7,7 @@ seats: another room's id answers 404, like a room that does not exist.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -28,21 +28,18 @@ from protocol.http import (
     PostMessageBody,
     RedeemInvite,
 )
-from server.domain.events import EventKind
-from server.domain.room import RoomState, Seat
-from server.domain.visibility import FULL, HIDDEN, Viewer, visibility
-from server.realtime.frames import event_object
+from protocol.views import InviteBody, Redeemed
+from server.domain.grants import Grant
+from server.services.commands import command_ack
 from server.services.decisions import decision
-from server.storage.access_store import Grant
-from server.storage.log_reader import read_events
-from server.storage.records import Appended
+from server.services.views.log import MAX_PAGE
 from server.web.auth import COOKIE, authenticate, check_origin
 from server.web.errors import ApiError
-from server.web.keys import ACCESS, COMMANDS, DATABASE, ROOMS, SETTINGS, STATES
+from server.web.keys import SERVICES, SETTINGS
+from server.web.replies import reply
 
 routes = web.RouteTableDef()
 B = TypeVar("B", bound=BaseModel)
-MAX_PAGE = 500
 
 
 async def read_body(request: web.Request, model: type[B]) -> B:
@@ -61,44 +58,22 @@ async def read_body(request: web.Request, model: type[B]) -> B:
         raise ApiError(code, message, field=where) from None
 
 
-async def room_for(request: web.Request) -> tuple[Grant, RoomState, Seat]:
+async def caller(request: web.Request) -> tuple[Grant, str]:
+    """The caller's grant and the room its path names (checked by the read service)."""
     grant = await authenticate(request)
     room_id = request.match_info["room"]
-    if room_id != grant.room_id:
-        raise ApiError(ErrorCode.NOT_FOUND, f"no room {room_id!r}", status=404, field="room")
-    state = await request.app[STATES].get(room_id)
-    return grant, state, state.seats[grant.seat_id]
-
-
-def seat_json(seat: Seat) -> dict[str, Any]:
-    return {
-        "id": seat.id,
-        "role": seat.role.value,
-        "party": seat.party,
-        "name": seat.name,
-        "head": seat.head,
-    }
-
-
-def appended_json(appended: Appended) -> web.Response:
-    event = appended.first
-    body = {"seq": event.seq, "thread": event.thread, "duplicate": appended.duplicate}
-    return web.json_response(body, status=200 if appended.duplicate else 201)
+    await request.app[SERVICES].views.seat(grant, room_id)
+    return grant, room_id
 
 
 @routes.post("/api/v1/invites/redeem")
 async def redeem(request: web.Request) -> web.Response:
     check_origin(request)
     body = await read_body(request, RedeemInvite)
-    token, grant = await request.app[ACCESS].redeem(body.token)
-    state = await request.app[STATES].get(grant.room_id)
-    response = web.json_response(
-        {
-            "token": token,
-            "room": grant.room_id,
-            "seat": seat_json(state.seats[grant.seat_id]),
-        }
-    )
+    services = request.app[SERVICES]
+    token, grant = await services.access.redeem(body.token)
+    session = await services.views.session(grant)
+    response = reply(Redeemed(token=token, room=session.room, seat=session.seat))
     secure = request.app[SETTINGS].public_url.startswith("https:")
     response.set_cookie(
         COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/api/"
@@ -109,65 +84,43 @@ async def redeem(request: web.Request) -> web.Response:
 @routes.get("/api/v1/session")
 async def session(request: web.Request) -> web.Response:
     grant = await authenticate(request)
-    state = await request.app[STATES].get(grant.room_id)
-    return web.json_response({"room": grant.room_id, "seat": seat_json(state.seats[grant.seat_id])})
+    return reply(await request.app[SERVICES].views.session(grant))
 
 
 @routes.get("/api/v1/rooms/{room}")
 async def get_room(request: web.Request) -> web.Response:
-    _, state, seat = await room_for(request)
-    return web.json_response(
-        {
-            "id": state.room_id,
-            "title": state.title,
-            "stage": state.stage,
-            "stages": list(state.stages),
-            "parties": [{"id": p.id, "name": p.name} for p in state.parties.values()],
-            "seat": seat_json(seat),
-        }
-    )
+    grant = await authenticate(request)
+    return reply(await request.app[SERVICES].views.room(grant, request.match_info["room"]))
 
 
 @routes.get("/api/v1/rooms/{room}/seats")
 async def list_seats(request: web.Request) -> web.Response:
-    _, state, _ = await room_for(request)
-    return web.json_response({"seats": [seat_json(s) for s in state.seats.values()]})
+    grant = await authenticate(request)
+    return reply(await request.app[SERVICES].views.seats(grant, request.match_info["room"]))
 
 
 @routes.post("/api/v1/rooms/{room}/seats/{seat}/invite")
 async def rotate_invite(request: web.Request) -> web.Response:
-    grant, _, _ = await room_for(request)
+    grant, _ = await caller(request)
     seat_id = request.match_info["seat"]
-    url = await request.app[ROOMS].rotate_invite(grant, seat_id)
-    return web.json_response({"seat": seat_id, "invite_url": url}, status=201)
+    url = await request.app[SERVICES].rooms.rotate_invite(grant, seat_id)
+    return reply(InviteBody(seat=seat_id, invite_url=url), status=201)
 
 
 @routes.get("/api/v1/rooms/{room}/threads")
 async def list_threads(request: web.Request) -> web.Response:
-    _, state, seat = await room_for(request)
-    viewer = Viewer(seat.role, seat.party)
-    threads = [
-        {
-            "id": t.id,
-            "kind": t.kind.value,
-            "title": t.title,
-            "parties": sorted(t.parties),
-            "accepted": sorted(t.accepted),
-            "live": t.live,
-            "disclosed_to": t.disclosed_to.value if t.disclosed_to else None,
-        }
-        for t in state.threads.values()
-        if visibility(EventKind.THREAD_OPENED, t.id, viewer, state) == FULL
-    ]
-    return web.json_response({"threads": threads})
+    grant = await authenticate(request)
+    return reply(await request.app[SERVICES].views.threads(grant, request.match_info["room"]))
 
 
-async def _run(request: web.Request, grant: Grant, command: ClientCommand) -> web.Response:
-    """Carry out ``command`` exactly as the WebSocket would (the same decision and service)."""
+async def run_command(request: web.Request, grant: Grant, command: ClientCommand) -> web.Response:
+    """Carry out ``command`` exactly as the WebSocket would (the same decision and service),
+    answering with the WebSocket's ``ack`` plus the kinds appended (``CommandAck``)."""
     max_chars = request.app[SETTINGS].max_text_chars
     decide = decision(command, grant.seat_id, max_chars)
-    appended = await request.app[COMMANDS].run(grant, decide, command.id)
-    return appended_json(appended)
+    appended = await request.app[SERVICES].commands.run(grant, decide, command.id)
+    body = command_ack(command.id, grant.room_id, appended)
+    return reply(body, status=200 if appended.duplicate else 201)
 
 
 # The bodies were validated by their own models; the path's ids are checked by the decision
@@ -176,7 +129,7 @@ async def _run(request: web.Request, grant: Grant, command: ClientCommand) -> we
 
 @routes.post("/api/v1/rooms/{room}/threads")
 async def open_backchannel(request: web.Request) -> web.Response:
-    grant, _, _ = await room_for(request)
+    grant, _ = await caller(request)
     body = await read_body(request, OpenBackchannelBody)
     command = OpenBackchannel.model_construct(
         type="open_backchannel",
@@ -185,12 +138,12 @@ async def open_backchannel(request: web.Request) -> web.Response:
         parties=list(body.parties),
         title=body.title,
     )
-    return await _run(request, grant, command)
+    return await run_command(request, grant, command)
 
 
 @routes.post("/api/v1/rooms/{room}/threads/{thread}/accept")
 async def accept_backchannel(request: web.Request) -> web.Response:
-    grant, _, _ = await room_for(request)
+    grant, _ = await caller(request)
     body = await read_body(request, AcceptBackchannelBody)
     command = AcceptBackchannel.model_construct(
         type="accept_backchannel",
@@ -198,12 +151,12 @@ async def accept_backchannel(request: web.Request) -> web.Response:
         room=grant.room_id,
         thread=request.match_info["thread"],
     )
-    return await _run(request, grant, command)
+    return await run_command(request, grant, command)
 
 
 @routes.post("/api/v1/rooms/{room}/threads/{thread}/disclose")
 async def disclose_thread(request: web.Request) -> web.Response:
-    grant, _, _ = await room_for(request)
+    grant, _ = await caller(request)
     body = await read_body(request, DiscloseThreadBody)
     command = DiscloseThread.model_construct(
         type="disclose_thread",
@@ -212,12 +165,12 @@ async def disclose_thread(request: web.Request) -> web.Response:
         thread=request.match_info["thread"],
         to=body.to,
     )
-    return await _run(request, grant, command)
+    return await run_command(request, grant, command)
 
 
 @routes.post("/api/v1/rooms/{room}/threads/{thread}/messages")
 async def post_message(request: web.Request) -> web.Response:
-    grant, _, _ = await room_for(request)
+    grant, _ = await caller(request)
     body = await read_body(request, PostMessageBody)
     command = PostMessage.model_construct(
         type="post_message",
@@ -226,10 +179,10 @@ async def post_message(request: web.Request) -> web.Response:
         thread=request.match_info["thread"],
         text=body.text,
     )
-    return await _run(request, grant, command)
+    return await run_command(request, grant, command)
 
 
-def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
@@ -245,30 +198,10 @@ def _query_int(request: web.Request, name: str, default: int, low: int, high: in
 @routes.get("/api/v1/rooms/{room}/events")
 async def list_events(request: web.Request) -> web.Response:
     """The events after ``since`` this seat may see, at most ``limit`` of them."""
-    _, state, seat = await room_for(request)
-    since = _query_int(request, "since", 0, 0, 2**62)
-    limit = _query_int(request, "limit", 100, 1, MAX_PAGE)
-    viewer = Viewer(seat.role, seat.party)
-    states = request.app[STATES]
-    out: list[str] = []
-    cursor, last_visible, more = since, since, False
-    async with request.app[DATABASE].engine.connect() as conn:
-        while not more:
-            page = await read_events(conn, state.room_id, after=cursor, limit=MAX_PAGE)
-            if not page:
-                break
-            state = await states.at_least(state.room_id, page[-1].seq)
-            for event in page:
-                vis = visibility(event.kind, event.thread, viewer, state)
-                cursor = event.seq
-                if vis is HIDDEN:
-                    continue
-                if len(out) == limit:
-                    more = True
-                    break
-                out.append(event_object(event, vis))
-                last_visible = event.seq
-            if len(page) < MAX_PAGE:
-                break
-    text = '{"events":[' + ",".join(out) + f'],"next":{last_visible},"more":{json.dumps(more)}}}'
+    grant = await authenticate(request)
+    room_id = request.match_info["room"]
+    await request.app[SERVICES].views.seat(grant, room_id)
+    since = query_int(request, "since", 0, 0, 2**62)
+    limit = query_int(request, "limit", 100, 1, MAX_PAGE)
+    text = await request.app[SERVICES].views.history(grant, room_id, since=since, limit=limit)
     return web.Response(text=text, content_type="application/json")

@@ -6,32 +6,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from server.assembly import open_services
 from server.config import Settings
-from server.realtime.hub import Hub
-from server.services.access import AccessService
-from server.services.audit import AuditService
-from server.services.checkpoints import CheckpointService
-from server.services.commands import CommandService
-from server.services.rooms import RoomService
-from server.services.signing import load_signer
-from server.services.states import RoomStates
-from server.storage.database import Database
-from server.storage.writer import LogWriter
 from server.web import api, gateway, health, ledger_api, negotiation_api
 from server.web.errors import error_middleware
-from server.web.keys import (
-    ACCESS,
-    AUDIT,
-    CHECKPOINTS,
-    COMMANDS,
-    CONNECTIONS,
-    DATABASE,
-    HUB,
-    ROOMS,
-    SETTINGS,
-    STATES,
-    WRITER,
-)
+from server.web.keys import CONNECTIONS, SERVICES, SETTINGS
 from server.web.security import security_headers
 
 
@@ -53,36 +32,11 @@ def init_app(settings: Settings) -> web.Application:
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
-    await db.check()
-    writer = LogWriter(db, max_batch=settings.max_batch)
-    states = RoomStates(db)
-    hub = Hub(db, states)
-    # Order matters: the state cache follows a commit before the hub judges its events.
-    writer.add_listener(states.follow)
-    writer.add_listener(hub.deliver)
-    # A checkpoint at each stage change, signed in the transaction that appends it.
-    checkpoints = CheckpointService(db, load_signer(settings.signing_key_path, settings.public_url))
-    writer.add_transaction_hook(checkpoints.stage_hook)
-    writer.start()
-    access = AccessService(db, settings.public_url)
-    app[DATABASE] = db
-    app[WRITER] = writer
-    app[STATES] = states
-    app[HUB] = hub
-    app[ACCESS] = access
-    app[ROOMS] = RoomService(
-        writer,
-        states,
-        access,
-        on_revoked=lambda room, seat: gateway.revoke_seat(app, room, seat),
+    services = await open_services(
+        app[SETTINGS], on_revoked=lambda room, seat: gateway.revoke_seat(app, room, seat)
     )
-    app[COMMANDS] = CommandService(db, writer, states)
-    app[CHECKPOINTS] = checkpoints
-    app[AUDIT] = AuditService(db, checkpoints, states)
+    app[SERVICES] = services
     try:
         yield
     finally:
-        await writer.close()
-        await db.dispose()
+        await services.close()

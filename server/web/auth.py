@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from protocol.errors import ErrorCode
-from server.storage.access_store import Grant
+from server.domain.grants import Grant
 from server.web.errors import ApiError
-from server.web.keys import ACCESS, SETTINGS
+from server.web.keys import SERVICES, SETTINGS
 
 COOKIE = "parley_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -48,7 +48,7 @@ async def authenticate(request: web.Request) -> Grant:
                 status=401,
                 field="Authorization",
             )
-        return await request.app[ACCESS].authenticate(token.strip())
+        return await request.app[SERVICES].access.authenticate(token.strip())
     cookie = request.cookies.get(COOKIE)
     if cookie is None:
         raise ApiError(
@@ -66,4 +66,4 @@ async def authenticate(request: web.Request) -> Grant:
                 field="Origin",
             )
         check_origin(request)
-    return await request.app[ACCESS].authenticate(cookie)
+    return await request.app[SERVICES].access.authenticate(cookie)

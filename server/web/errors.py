@@ -10,7 +10,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import sqlalchemy.exc
 from aiohttp import web
 
 from protocol.errors import ErrorCode
@@ -24,8 +23,13 @@ from server.domain.errors import (
     TooLong,
 )
 from server.services.errors import StaleState, Unauthenticated
-from server.storage.database import DatabaseUnavailable
-from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
+from server.storage.errors import (
+    DatabaseUnavailable,
+    RoomExists,
+    RoomNotFound,
+    WriterClosed,
+    disconnected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +53,8 @@ ERROR_TABLE: dict[type[BaseException], WireError] = {
     RoomNotFound: WireError(ErrorCode.NOT_FOUND, 404),
     RoomExists: WireError(ErrorCode.CONFLICT, 409),
     WriterClosed: WireError(ErrorCode.UNAVAILABLE, 503),
+    # Also the database going away under a running server: see ``disconnected``.
     DatabaseUnavailable: WireError(ErrorCode.UNAVAILABLE, 503),
-    # The database went away under a running server (refused connections, a dropped socket).
-    sqlalchemy.exc.OperationalError: WireError(ErrorCode.UNAVAILABLE, 503),
-    sqlalchemy.exc.InterfaceError: WireError(ErrorCode.UNAVAILABLE, 503),
-    ConnectionError: WireError(ErrorCode.UNAVAILABLE, 503),
 }
 
 
@@ -68,10 +69,8 @@ class ApiError(Exception):
 
 
 def lookup(exc: BaseException) -> WireError | None:
-    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
-        # The connection died under the statement (the server was shut down or the backend
-        # terminated): whatever the driver calls it, the database is unavailable.
-        return ERROR_TABLE[sqlalchemy.exc.OperationalError]
+    if disconnected(exc):
+        return ERROR_TABLE[DatabaseUnavailable]
     for cls in type(exc).__mro__:
         if cls in ERROR_TABLE:
             return ERROR_TABLE[cls]

@@ -19,7 +19,6 @@ from aiohttp import WSMsgType, web
 
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
-    Ack,
     ClientCommand,
     ErrorFrame,
     FrameError,
@@ -34,19 +33,17 @@ from protocol.frames import (
     readable_id,
 )
 from server import __version__
-from server.domain.events import CREATING_KINDS, created_id
-from server.domain.room import RoomState
+from server.domain.grants import Grant
 from server.domain.visibility import Viewer
 from server.realtime.hub import Subscription
 from server.realtime.outbox import Outbox
 from server.realtime.ratelimit import TokenBucket
+from server.services.commands import ack
 from server.services.decisions import decision
 from server.services.errors import Unauthenticated
-from server.storage.access_store import Grant
-from server.storage.records import StoredEvent
 from server.web.auth import check_origin
 from server.web.errors import describe
-from server.web.keys import ACCESS, COMMANDS, CONNECTIONS, HUB, SETTINGS, STATES
+from server.web.keys import CONNECTIONS, SERVICES, SETTINGS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -117,7 +114,7 @@ class Connection:
             if await self._greet():
                 await self._serve()
         finally:
-            hub = self.app[HUB]
+            hub = self.app[SERVICES].hub
             for sub in self.subscriptions:
                 hub.unsubscribe(sub)
             self.outbox.close()
@@ -230,45 +227,32 @@ class Connection:
 
     async def _accept_hello(self, hello: Hello) -> bool | None:
         """True: greeted. False: closed (a bad token). None: refused, another hello may follow."""
-        access, states = self.app[ACCESS], self.app[STATES]
-        seats: list[tuple[Grant, RoomState, int]] = []
+        services = self.app[SERVICES]
+        seats: list[tuple[Grant, SeatInfo, Viewer, int]] = []
         for i, resume in enumerate(hello.seats):
             try:
-                grant = await access.authenticate(resume.token)
+                grant = await services.access.authenticate(resume.token)
             except Unauthenticated as exc:
                 self._error(ErrorCode.UNAUTHENTICATED, exc.message, field=f"seats.{i}.token")
                 await self.close(
                     CloseCode.UNAUTHENTICATED, "unknown, rotated or revoked token", flush=True
                 )
                 return False
-            if any(g.room_id == grant.room_id for g, _, _ in seats):
+            if any(g.room_id == grant.room_id for g, _, _, _ in seats):
                 self._error(
                     ErrorCode.INVALID, "one seat per room on a connection", field=f"seats.{i}"
                 )
                 return None
-            state = await states.refresh(grant.room_id)
-            if resume.after > state.seq:
+            info, viewer, size = await services.views.greeting(grant)
+            if resume.after > size:
                 self._error(
                     ErrorCode.INVALID,
                     f"seq {resume.after} is beyond the end of the room's log",
                     field=f"seats.{i}.after",
                 )
                 return None
-            seats.append((grant, state, resume.after))
-        infos = []
-        for grant, state, _ in seats:
-            seat = state.seats[grant.seat_id]
-            infos.append(
-                SeatInfo(
-                    room=grant.room_id,
-                    seat=seat.id,
-                    role=seat.role.value,
-                    party=seat.party,
-                    name=seat.name,
-                    head=seat.head,
-                    stage=state.stage,
-                )
-            )
+            seats.append((grant, info, viewer, resume.after))
+        infos = [info for _, info, _, _ in seats]
         s = self.settings
         limits = Limits(
             max_frame_bytes=s.max_frame_bytes,
@@ -278,15 +262,14 @@ class Connection:
             queue_frames=s.queue_frames,
         )
         self._push(encode(Welcome(server=__version__, seats=infos, limits=limits)))
-        hub = self.app[HUB]
-        for grant, state, after in seats:
-            seat = state.seats[grant.seat_id]
+        hub = services.hub
+        for grant, _, viewer, after in seats:
             self.grants[grant.room_id] = grant
             self.subscriptions.append(
                 hub.subscribe(
                     grant.room_id,
                     grant.seat_id,
-                    Viewer(seat.role, seat.party),
+                    viewer,
                     self.outbox,
                     after=after,
                     on_slow=lambda: self.close_soon(
@@ -337,7 +320,7 @@ class Connection:
             )
             return
         decide = decision(frame, grant.seat_id, self.settings.max_text_chars)
-        pending = self.app[COMMANDS].submit(grant, decide, frame.id)
+        pending = self.app[SERVICES].commands.submit(grant, decide, frame.id)
         task = asyncio.create_task(self._answer(frame.id, frame.room, pending))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -351,25 +334,7 @@ class Connection:
                 log.error("command %s in room %s failed", command_id, room, exc_info=exc)
             self._error(code, message, field=field, id=command_id)
             return
-        self._push(
-            encode(
-                Ack(
-                    id=command_id,
-                    room=room,
-                    seq=appended.first.seq,
-                    duplicate=appended.duplicate,
-                    thread=appended.first.thread,
-                    created=created_by(appended.first),
-                )
-            )
-        )
-
-
-def created_by(event: StoredEvent) -> str | None:
-    """What a command's first event created, for its ack."""
-    if event.kind not in CREATING_KINDS:
-        return None
-    return created_id(event.kind, json.loads(event.record)["body"])
+        self._push(encode(ack(command_id, room, appended)))
 
 
 def _readable_id(text: str) -> str | None:

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import text
 
-from protocol import PROTOCOL_VERSION
-from server import __version__
-from server.web.keys import DATABASE
+from protocol.views import dump
+from server.web.keys import SERVICES
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/api/v1/health")
 async def health(request: web.Request) -> web.Response:
-    db = request.app[DATABASE]
-    async with db.engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-    return web.json_response(
-        {
-            "status": "ok",
-            "version": __version__,
-            "protocol": PROTOCOL_VERSION,
-            "database": db.kind,
-        }
-    )
+    body = await request.app[SERVICES].health()
+    return web.Response(text=dump(body), content_type="application/json")

@@ -1,9 +1,9 @@
 """The ledger's HTTP API: the signing key, signed checkpoints, proofs, leaf hashes, exports.
 
 Everything but the key answers only the seat's own room (another room answers 404, like one
-that does not exist). Proofs and leaf ranges carry seqs and hashes only, never a record: a
-hidden event stands in them as it stands in the seat's export, as a bare seq and leaf hash.
-The export is the seat's own view, judged by the one visibility function.
+that does not exist). The answers come from the read service (``server/services/views/
+ledger.py``): proofs and leaf ranges carry seqs and hashes only, and the export is the seat's own
+view, judged by the one visibility function.
 """
 
 from __future__ import annotations
@@ -16,49 +16,18 @@ from typing import IO, cast
 
 from aiohttp import web
 
-from protocol.ledger import (
-    CheckpointBody,
-    CheckpointList,
-    ConsistencyProofBody,
-    InclusionProofBody,
-    Leaf,
-    LeavesBody,
-    Reply,
-)
-from server.domain.commands import allowed
-from server.domain.errors import Invalid, NotFound
-from server.domain.events import format_timestamp
-from server.domain.permissions import Action
-from server.domain.visibility import Viewer
+from server.domain.errors import Invalid
 from server.ledger.export import CHECKPOINTS_DIR, EVENTS_FILE, KEY_FILE, README_FILE
 from server.ledger.export import checkpoint_file as checkpoint_name
 from server.services.audit import Counts
-from server.services.checkpoints import MAX_LEAVES, ON_DEMAND
-from server.storage.checkpoint_store import StoredCheckpoint
-from server.web.api import room_for
-from server.web.keys import AUDIT, CHECKPOINTS
+from server.services.checkpoints import MAX_LEAVES
+from server.web.auth import authenticate
+from server.web.keys import SERVICES
+from server.web.replies import reply
 from server.web.security import HEADERS as SECURITY_HEADERS
 
 routes = web.RouteTableDef()
 MAX_SEQ = 2**62
-
-
-def reply(body: Reply, status: int = 200) -> web.Response:
-    return web.Response(
-        text=body.model_dump_json(by_alias=True), status=status, content_type="application/json"
-    )
-
-
-def checkpoint_body(checkpoint: StoredCheckpoint, origin: str) -> CheckpointBody:
-    return CheckpointBody(
-        room=checkpoint.room_id,
-        origin=origin,
-        size=checkpoint.size,
-        root=checkpoint.root.hex(),
-        note=checkpoint.note,
-        reason=checkpoint.reason,
-        signed_at=format_timestamp(checkpoint.signed_at),
-    )
 
 
 def query_int(request: web.Request, name: str, *, default: int | None = None) -> int:
@@ -80,83 +49,58 @@ def query_int(request: web.Request, name: str, *, default: int | None = None) ->
 @routes.get("/api/v1/ledger/key")
 async def get_key(request: web.Request) -> web.Response:
     """The public key that signs every checkpoint, in note-verifier form."""
-    key = request.app[CHECKPOINTS].verifier_key
+    key = request.app[SERVICES].ledger.verifier_key
     return web.Response(text=key + "\n", content_type="text/plain", charset="utf-8")
 
 
 @routes.get("/api/v1/rooms/{room}/checkpoints")
 async def list_checkpoints(request: web.Request) -> web.Response:
-    _, state, _ = await room_for(request)
-    service = request.app[CHECKPOINTS]
-    origin = service.origin(state.room_id)
-    found = await service.list_checkpoints(state.room_id)
-    return reply(CheckpointList(checkpoints=[checkpoint_body(c, origin) for c in found]))
+    grant = await authenticate(request)
+    room_id = request.match_info["room"]
+    return reply(await request.app[SERVICES].ledger.checkpoints(grant, room_id))
 
 
 @routes.get("/api/v1/rooms/{room}/checkpoints/latest")
 async def latest_checkpoint(request: web.Request) -> web.Response:
-    _, state, _ = await room_for(request)
-    service = request.app[CHECKPOINTS]
-    latest = await service.latest(state.room_id)
-    if latest is None:
-        raise NotFound("no checkpoint of this room has been signed yet", field="checkpoint")
-    return reply(checkpoint_body(latest, service.origin(state.room_id)))
+    grant = await authenticate(request)
+    return reply(await request.app[SERVICES].ledger.latest(grant, request.match_info["room"]))
 
 
 @routes.post("/api/v1/rooms/{room}/checkpoints")
 async def sign_checkpoint(request: web.Request) -> web.Response:
     """Sign a checkpoint at the room's current size (facilitator)."""
-    _, state, seat = await room_for(request)
-    allowed(state, seat, Action.SIGN_CHECKPOINT, None, what="sign checkpoints")
-    service = request.app[CHECKPOINTS]
-    checkpoint, created = await service.sign(state.room_id, ON_DEMAND)
-    body = checkpoint_body(checkpoint, service.origin(state.room_id))
+    grant = await authenticate(request)
+    body, created = await request.app[SERVICES].ledger.sign(grant, request.match_info["room"])
     return reply(body, status=201 if created else 200)
 
 
 @routes.get("/api/v1/rooms/{room}/proofs/inclusion")
 async def inclusion_proof(request: web.Request) -> web.Response:
-    _, state, _ = await room_for(request)
+    grant = await authenticate(request)
+    room_id = request.match_info["room"]
+    ledger = request.app[SERVICES].ledger
+    await request.app[SERVICES].views.seat(grant, room_id)
     seq, size = query_int(request, "seq"), query_int(request, "size")
-    proof = await request.app[CHECKPOINTS].inclusion(state.room_id, seq, size)
-    return reply(
-        InclusionProofBody(
-            room=state.room_id,
-            seq=proof.seq,
-            size=proof.size,
-            leaf_hash=proof.leaf_hash.hex(),
-            proof=[h.hex() for h in proof.path],
-        )
-    )
+    return reply(await ledger.inclusion(grant, room_id, seq, size))
 
 
 @routes.get("/api/v1/rooms/{room}/proofs/consistency")
 async def consistency_proof(request: web.Request) -> web.Response:
-    _, state, _ = await room_for(request)
+    grant = await authenticate(request)
+    room_id = request.match_info["room"]
+    await request.app[SERVICES].views.seat(grant, room_id)
     old, new = query_int(request, "from"), query_int(request, "to")
-    proof = await request.app[CHECKPOINTS].consistency(state.room_id, old, new)
-    return reply(
-        ConsistencyProofBody(room=state.room_id, from_=old, to=new, proof=[h.hex() for h in proof])
-    )
+    return reply(await request.app[SERVICES].ledger.consistency(grant, room_id, old, new))
 
 
 @routes.get("/api/v1/rooms/{room}/leaves")
 async def list_leaves(request: web.Request) -> web.Response:
-    _, state, _ = await room_for(request)
+    grant = await authenticate(request)
+    room_id = request.match_info["room"]
+    await request.app[SERVICES].views.seat(grant, room_id)
     after = query_int(request, "after", default=0)
     limit = query_int(request, "limit", default=MAX_LEAVES)
-    if not 1 <= limit <= MAX_LEAVES:
-        raise Invalid(f"limit must be within 1..{MAX_LEAVES}", field="limit")
-    found = await request.app[CHECKPOINTS].leaves(state.room_id, after, limit)
-    return reply(
-        LeavesBody(
-            room=state.room_id,
-            after=found.after,
-            size=found.size,
-            frontier=[h.hex() for h in found.frontier],
-            leaves=[Leaf(seq=seq, leaf_hash=digest.hex()) for seq, digest in found.leaves],
-        )
-    )
+    return reply(await request.app[SERVICES].ledger.leaves(grant, room_id, after, limit))
 
 
 class _Sink:
@@ -180,14 +124,11 @@ class _Sink:
 @routes.get("/api/v1/rooms/{room}/export")
 async def export_view(request: web.Request) -> web.StreamResponse:
     """The seat's own view of the log as a verifiable export, zipped."""
-    _, state, seat = await room_for(request)
-    audit = request.app[AUDIT]
-    export = await audit.prepare(
-        state.room_id,
-        Viewer(seat.role, seat.party),
-        viewer_name=f"the view of seat {seat.id} ({seat.role.value})",
-    )
-    folder = f"parley-{state.room_id}-{export.size}"
+    grant = await authenticate(request)
+    services = request.app[SERVICES]
+    export = await services.ledger.export(grant, request.match_info["room"])
+    audit = services.audit
+    folder = f"parley-{export.room_id}-{export.size}"
     response = web.StreamResponse(
         headers={
             **SECURITY_HEADERS,  # the middleware cannot add them to a response already sent

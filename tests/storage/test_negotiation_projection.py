@@ -17,6 +17,7 @@ from server.domain import bargaining as deal
 from server.domain import commands as rules
 from server.domain import procedure as proc
 from server.domain.errors import DomainError
+from server.domain.grants import Grant
 from server.domain.negotiation import Status
 from server.domain.room import RoomState
 from server.domain.stages import transitions
@@ -25,7 +26,6 @@ from server.services.access import AccessService
 from server.services.commands import CommandService
 from server.services.rooms import RoomService
 from server.services.states import RoomStates
-from server.storage.access_store import Grant
 from server.storage.database import Database
 from server.storage.log_reader import read_events
 from server.storage.writer import LogWriter

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from server.domain import commands as rules
+from server.domain.grants import Grant
 from server.ledger.merkle import Frontier, append_leaves
 from server.services.access import AccessService
 from server.services.commands import CommandService
 from server.services.rooms import RoomService
 from server.services.states import RoomStates
-from server.storage.access_store import Grant
 from server.storage.database import Database
 from server.storage.log_reader import get_room, read_events
 from server.storage.writer import LogWriter

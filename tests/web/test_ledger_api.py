@@ -23,7 +23,7 @@ from server.domain.events import EventKind
 from server.ledger.checkpoint import open_checkpoint, parse_verifier_key
 from server.storage.records import NewEvent
 from server.web.app import init_app
-from server.web.keys import CHECKPOINTS, ROOMS, WRITER
+from server.web.keys import SERVICES
 from tests.ledger.test_checkpoint import independent_verify
 from tests.ledger.test_merkle_properties import ref_mth
 from tests.support.live import LiveRoom, LiveServer, http, three_party_setup
@@ -248,12 +248,12 @@ async def test_the_applications_writer_signs_a_checkpoint_at_each_stage_change(
     await runner.setup()
     app = runner.app
     try:
-        created = await app[ROOMS].create(three_party_setup())
+        created = await app[SERVICES].rooms.create(three_party_setup())
         change = NewEvent(
             EventKind.STAGE_CHANGED.value, {"from": "pre-negotiation", "to": "opening"}
         )
-        appended = await app[WRITER].append(created.room_id, change)
-        latest = await app[CHECKPOINTS].latest(created.room_id)
+        appended = await app[SERVICES].writer.append(created.room_id, change)
+        latest = await app[SERVICES].checkpoints.latest(created.room_id)
     finally:
         await runner.cleanup()
     key_file = tmp_path / "signing.key"
@@ -261,7 +261,7 @@ async def test_the_applications_writer_signs_a_checkpoint_at_each_stage_change(
     assert (
         latest is not None and latest.size == appended.first.seq and latest.reason == "stage_change"
     )
-    verifier = parse_verifier_key(app[CHECKPOINTS].verifier_key)
+    verifier = parse_verifier_key(app[SERVICES].checkpoints.verifier_key)
     assert (
         open_checkpoint(latest.note, [verifier]).origin
         == f"parley.example.org/room/{created.room_id}"

@@ -1,0 +1,258 @@
+"""The log as viewers may read it: every page of events, live or stored, judged in one place.
+
+Replay, live fan-out, HTTP history and exports all read the log through :class:`LogViews`, which
+pages by ``seq`` (never loading a whole room to answer one page) and judges each event with the
+one visibility function against the room's state at least as far as the page goes. What leaves
+here is already encoded for the viewer: an ``event`` frame, a page's JSON or an export line.
+
+A :class:`Commit` is one commit's events of one room as the fan-out offers them: verdicts per
+(viewer, kind, thread) and frames per (seq, verdict) are shared by every subscription offered
+the same commit, so seats that see the same events share one encoding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Collection, Sequence
+from dataclasses import dataclass, field
+
+from server.domain.events import format_timestamp
+from server.domain.room import RoomState
+from server.domain.visibility import FULL, HIDDEN, SEALED, Viewer, Visibility, visibility
+from server.ledger.export import sealed_line
+from server.services.states import RoomStates
+from server.services.views.frames import event_frame, event_object
+from server.storage.database import Database
+from server.storage.log_reader import read_events
+from server.storage.records import StoredEvent
+
+MAX_PAGE = 500
+"""The most events one read of the log takes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """What one subscription gets from a commit.
+
+    Attributes:
+        frames: the ``event`` frames it may see, in ``seq`` order.
+        keys: one key per frame, equal for equal frames (to share the encoded bytes).
+        last: the last seq judged; ``last_sent``: the last seq in ``frames`` (or as before).
+        gap: a seq did not follow ``last``: the subscription must read the log instead.
+    """
+
+    frames: list[str]
+    keys: tuple[tuple[int, Visibility], ...]
+    last: int
+    last_sent: int
+    gap: bool
+
+
+@dataclass(slots=True)
+class Commit:
+    """One commit's events of one room, judged against ``state`` (None: the state is behind)."""
+
+    room_id: str
+    events: Sequence[StoredEvent]
+    state: RoomState | None
+    _judged: dict[tuple[Viewer, str, str | None], Visibility] = field(default_factory=dict)
+    _frames: dict[tuple[int, Visibility], str] = field(default_factory=dict)
+
+    @property
+    def first(self) -> int:
+        return self.events[0].seq
+
+    @property
+    def last(self) -> int:
+        return self.events[-1].seq
+
+    @property
+    def ready(self) -> bool:
+        """Whether the state covers every event, so they can be judged now."""
+        return self.state is not None and self.state.seq >= self.last
+
+    def offer(self, viewer: Viewer, last: int, last_sent: int) -> Offer:
+        """The frames of this commit after ``last`` that ``viewer`` may see (requires ready)."""
+        state = self.state
+        assert state is not None and self.ready
+        frames: list[str] = []
+        keys: list[tuple[int, Visibility]] = []
+        gap = False
+        for event in self.events:
+            if event.seq <= last:
+                continue
+            if event.seq != last + 1:
+                gap = True
+                break
+            key = (viewer, event.kind, event.thread)
+            vis = self._judged.get(key)
+            if vis is None:
+                vis = self._judged[key] = visibility(event.kind, event.thread, viewer, state)
+            if vis is not HIDDEN:
+                frame_key = (event.seq, vis)
+                frame = self._frames.get(frame_key)
+                if frame is None:
+                    frame = self._frames[frame_key] = event_frame(event, vis)
+                frames.append(frame)
+                keys.append(frame_key)
+                last_sent = event.seq
+            last = event.seq
+        return Offer(frames, tuple(keys), last, last_sent, gap)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayPage:
+    """One read of the log for a replaying subscription.
+
+    Attributes:
+        frames: (seq, ``event`` frame) of the events the viewer may see.
+        last: the last seq read (judged), or ``after`` if nothing was read.
+        full: the read came back with a whole page: there may be more.
+    """
+
+    frames: list[tuple[int, str]]
+    last: int
+    full: bool
+
+
+@dataclass(slots=True)
+class Counts:
+    lines: int = 0
+    sealed: int = 0
+
+
+def export_line(event: StoredEvent, vis: Visibility) -> bytes:
+    """The export line of ``event`` as ``vis`` allows, without its newline."""
+    if vis == FULL:
+        return event.record
+    if vis == SEALED:
+        return sealed_line(
+            event.seq,
+            event.leaf_hash,
+            kind=event.kind,
+            stage=event.stage,
+            ts=format_timestamp(event.created_at),
+        )
+    return sealed_line(event.seq, event.leaf_hash)
+
+
+class LogViews:
+    """Pages of a room's log as one viewer may see them.
+
+    Args:
+        db: where the log is read.
+        states: the rooms' state cache; a page is judged against a state that covers it.
+        page: events per read of the log.
+    """
+
+    def __init__(self, db: Database, states: RoomStates, *, page: int = MAX_PAGE) -> None:
+        self._db = db
+        self._states = states
+        self._page = page
+
+    # -- live ------------------------------------------------------------------------------
+
+    def commits(self, committed: Sequence[StoredEvent]) -> list[Commit]:
+        """One :class:`Commit` per room of a writer commit (after the state cache followed it)."""
+        by_room: dict[str, list[StoredEvent]] = {}
+        for event in committed:
+            by_room.setdefault(event.room_id, []).append(event)
+        return [self.commit(room_id, events) for room_id, events in by_room.items()]
+
+    def commit(self, room_id: str, events: Sequence[StoredEvent]) -> Commit:
+        return Commit(room_id, events, self._states.cached(room_id))
+
+    def merge(self, commits: Sequence[Commit], after: int) -> Commit | None:
+        """The events of ``commits`` after ``after`` as one commit, judged against the current
+        state; None if there are none."""
+        events = [e for c in commits for e in c.events if e.seq > after]
+        if not events:
+            return None
+        return self.commit(events[0].room_id, events)
+
+    # -- stored ----------------------------------------------------------------------------
+
+    async def replay_page(self, room_id: str, viewer: Viewer, *, after: int) -> ReplayPage:
+        """The next page of the log after ``after``, as ``viewer`` may see it."""
+        async with self._db.engine.connect() as conn:
+            events = await read_events(conn, room_id, after=after, limit=self._page)
+        if not events:
+            return ReplayPage([], after, False)
+        state = await self._states.at_least(room_id, events[-1].seq)
+        frames = []
+        for event in events:
+            vis = visibility(event.kind, event.thread, viewer, state)
+            if vis is not HIDDEN:
+                frames.append((event.seq, event_frame(event, vis)))
+        return ReplayPage(frames, events[-1].seq, len(events) == self._page)
+
+    async def history(self, room_id: str, viewer: Viewer, *, since: int, limit: int) -> str:
+        """The JSON text of an ``EventPage``: at most ``limit`` events after ``since``."""
+        out: list[str] = []
+        cursor, last_visible, more = since, since, False
+        async with self._db.engine.connect() as conn:
+            while not more:
+                page = await read_events(conn, room_id, after=cursor, limit=self._page)
+                if not page:
+                    break
+                state = await self._states.at_least(room_id, page[-1].seq)
+                for event in page:
+                    vis = visibility(event.kind, event.thread, viewer, state)
+                    cursor = event.seq
+                    if vis is HIDDEN:
+                        continue
+                    if len(out) == limit:
+                        more = True
+                        break
+                    out.append(event_object(event, vis))
+                    last_visible = event.seq
+                if len(page) < self._page:
+                    break
+        return (
+            '{"events":[' + ",".join(out) + f'],"next":{last_visible},"more":{json.dumps(more)}}}'
+        )
+
+    async def export_lines(
+        self, room_id: str, viewer: Viewer | None, size: int, counts: Counts
+    ) -> AsyncIterator[list[bytes]]:
+        """Every line of an export of the room's first ``size`` events, by pages, counted into
+        ``counts``. ``viewer=None`` is the full view."""
+        state: RoomState | None = None
+        if viewer is not None:
+            state = await self._states.at_least(room_id, size)
+        cursor = 0
+        async with self._db.engine.connect() as conn:
+            while cursor < size:
+                page = await read_events(conn, room_id, after=cursor, limit=1000, through=size)
+                if not page:
+                    break
+                out = []
+                for event in page:
+                    vis = FULL
+                    if viewer is not None and state is not None:
+                        vis = visibility(event.kind, event.thread, viewer, state)
+                    if vis != FULL:
+                        counts.sealed += 1
+                    out.append(export_line(event, vis))
+                counts.lines += len(page)
+                cursor = page[-1].seq
+                yield out
+
+    async def logged_at(
+        self, room_id: str, viewer: Viewer, seqs: Collection[int], kinds: Collection[str]
+    ) -> dict[int, str]:
+        """When each of ``seqs`` (events of ``kinds``) was logged, for those ``viewer`` sees."""
+        if not seqs:
+            return {}
+        async with self._db.engine.connect() as conn:
+            events = await read_events(
+                conn, room_id, after=min(seqs) - 1, through=max(seqs), kinds=kinds
+            )
+        if not events:
+            return {}
+        state = await self._states.at_least(room_id, events[-1].seq)
+        return {
+            e.seq: format_timestamp(e.created_at)
+            for e in events
+            if e.seq in seqs and visibility(e.kind, e.thread, viewer, state) is not HIDDEN
+        }
