@@ -39,13 +39,15 @@ class Subscription:
         viewer: Viewer,
         outbox: Outbox,
         after: int,
-        on_slow: Callable[[], None],
+        on_close: Callable[[bool], None],
     ) -> None:
         self.room_id = room_id
         self.seat_id = seat_id
         self.viewer = viewer
         self.outbox = outbox
-        self.on_slow = on_slow
+        self.on_close = on_close
+        """Called once the hub drops the subscription: with False if its reader was too slow,
+        True if reading the log failed."""
         self.last = after
         """The last seq judged (sent or not)."""
         self.last_sent = after
@@ -81,9 +83,9 @@ class Hub:
         outbox: Outbox,
         *,
         after: int,
-        on_slow: Callable[[], None],
+        on_close: Callable[[bool], None],
     ) -> Subscription:
-        sub = Subscription(room_id, seat_id, viewer, outbox, after, on_slow)
+        sub = Subscription(room_id, seat_id, viewer, outbox, after, on_close)
         self._rooms.setdefault(room_id, set()).add(sub)
         self._replay(sub)
         return sub
@@ -150,7 +152,7 @@ class Hub:
                 wire = wires[offer.keys] = b"".join(map(text_frame, offer.frames))
             if not sub.outbox.push_many(offer.frames, wire):
                 self.unsubscribe(sub)
-                sub.on_slow()
+                sub.on_close(False)
                 return
             self.delivered += len(offer.frames)
         sub.last, sub.last_sent = offer.last, offer.last_sent
@@ -198,4 +200,4 @@ class Hub:
         except Exception:
             log.exception("replay of room %s for seat %s failed", sub.room_id, sub.seat_id)
             self.unsubscribe(sub)
-            sub.on_slow()
+            sub.on_close(True)

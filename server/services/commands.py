@@ -83,6 +83,17 @@ class CommandService:
             return self._refused(actor, command_id, exc)
         return self._finish(future, actor, decide, command_id)
 
+    def submit_for_ack(
+        self, actor: Grant, decide: Decide, command_id: str
+    ) -> Coroutine[Any, Any, Ack]:
+        """:meth:`submit`, answered with the command's ``ack`` frame."""
+        pending = self.submit(actor, decide, command_id)
+
+        async def answer() -> Ack:
+            return ack(command_id, actor.room_id, await pending)
+
+        return answer()
+
     async def run(self, actor: Grant, decide: Decide, command_id: str | None) -> Appended:
         return await self.submit(actor, decide, command_id)
 

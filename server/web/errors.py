@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from protocol.errors import ErrorCode
+from protocol.errors import CloseCode, ErrorCode
 from server.domain.errors import (
     Conflict,
     DomainError,
@@ -36,8 +36,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WireError:
+    """How an exception reaches the client: its code, the HTTP status, and the WebSocket close
+    code if it ends a connection (``None``: the connection answers with an error frame and
+    stays open)."""
+
     code: ErrorCode
     status: int
+    close: CloseCode | None = None
 
 
 ERROR_TABLE: dict[type[BaseException], WireError] = {
@@ -49,12 +54,12 @@ ERROR_TABLE: dict[type[BaseException], WireError] = {
     Conflict: WireError(ErrorCode.CONFLICT, 409),
     StageClosed: WireError(ErrorCode.STAGE_CLOSED, 409),
     StaleState: WireError(ErrorCode.CONFLICT, 409),
-    Unauthenticated: WireError(ErrorCode.UNAUTHENTICATED, 401),
+    Unauthenticated: WireError(ErrorCode.UNAUTHENTICATED, 401, CloseCode.UNAUTHENTICATED),
     RoomNotFound: WireError(ErrorCode.NOT_FOUND, 404),
     RoomExists: WireError(ErrorCode.CONFLICT, 409),
-    WriterClosed: WireError(ErrorCode.UNAVAILABLE, 503),
+    WriterClosed: WireError(ErrorCode.UNAVAILABLE, 503, CloseCode.GOING_AWAY),
     # Also the database going away under a running server: see ``disconnected``.
-    DatabaseUnavailable: WireError(ErrorCode.UNAVAILABLE, 503),
+    DatabaseUnavailable: WireError(ErrorCode.UNAVAILABLE, 503, CloseCode.INTERNAL_ERROR),
 }
 
 
@@ -75,6 +80,14 @@ def lookup(exc: BaseException) -> WireError | None:
         if cls in ERROR_TABLE:
             return ERROR_TABLE[cls]
     return None
+
+
+def close_code(exc: BaseException) -> CloseCode:
+    """The close code for a connection that ``exc`` ends (unknown errors: 1011, retryable)."""
+    wire = lookup(exc)
+    if wire is None or wire.close is None:
+        return CloseCode.INTERNAL_ERROR
+    return wire.close
 
 
 def describe(exc: BaseException) -> tuple[ErrorCode, str, int, str | None]:

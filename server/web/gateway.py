@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
+    Ack,
     ClientCommand,
     ErrorFrame,
     FrameError,
@@ -36,13 +38,13 @@ from server import __version__
 from server.domain.grants import Grant
 from server.domain.visibility import Viewer
 from server.realtime.hub import Subscription
+from server.realtime.machine import Input, Machine, State, Step
 from server.realtime.outbox import Outbox
 from server.realtime.ratelimit import TokenBucket
-from server.services.commands import ack
 from server.services.decisions import decision
 from server.services.errors import Unauthenticated
 from server.web.auth import check_origin
-from server.web.errors import describe
+from server.web.errors import close_code, describe
 from server.web.keys import CONNECTIONS, SERVICES, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -83,7 +85,19 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+CLOSE_REASONS: dict[CloseCode, str] = {
+    CloseCode.GOING_AWAY: "server shutting down",
+    CloseCode.HELLO_TIMEOUT: "no hello in time",
+    CloseCode.UNAUTHENTICATED: "unknown, rotated or revoked token",
+    CloseCode.SEAT_REVOKED: "this seat's invite was rotated",
+    CloseCode.TOO_SLOW: "reader too slow; resume from your last seq",
+    CloseCode.INTERNAL_ERROR: "the server failed; reconnect and resume from your last seq",
+}
+
+
 class Connection:
+    """One socket: its state machine (``server/realtime/machine.py``), outbox and seats."""
+
     def __init__(
         self,
         app: web.Application,
@@ -101,10 +115,10 @@ class Connection:
             write_now=write_now,
         )
         self.bucket = TokenBucket(self.settings.commands_per_second, self.settings.command_burst)
+        self.machine = Machine()
         self.grants: dict[str, Grant] = {}
         self.subscriptions: list[Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._closing = False
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -122,22 +136,35 @@ class Connection:
                 await asyncio.wait_for(pump, timeout=5)
             if not self.ws.closed:
                 await self.ws.close()
+            self.machine.step(Input.CLOSED)
 
-    async def close(self, code: CloseCode, reason: str, *, flush: bool = False) -> None:
-        """Close the socket with ``code``; queued frames are sent first only if ``flush``."""
-        if self._closing:
+    def happen(self, event: Input) -> Step:
+        """Feed ``event`` to the state machine; close the socket if the step says so."""
+        step = self.machine.step(event)
+        if step.close is not None:
+            self._spawn(self._close(step.close))
+        return step
+
+    async def close(self, event: Input) -> None:
+        """Close for ``event`` (shutdown) and wait until the close is sent."""
+        if self.machine.state is State.CLOSED:
             return
-        self._closing = True
+        step = self.machine.step(event)
+        if step.close is not None:
+            await self._close(step.close)
+
+    async def _close(self, code: CloseCode, *, flush: bool = False) -> None:
+        """Close the socket with ``code``; queued frames are sent first only if ``flush``."""
         if flush:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2.0):
                     await self.outbox.drain()
         self.outbox.close()
         with contextlib.suppress(Exception):
-            await self.ws.close(code=int(code), message=reason.encode())
+            await self.ws.close(code=int(code), message=CLOSE_REASONS[code].encode())
 
-    def close_soon(self, code: CloseCode, reason: str) -> None:
-        task = asyncio.create_task(self.close(code, reason))
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -168,8 +195,8 @@ class Connection:
         self._push(encode(frame))
 
     def _push(self, frame: str) -> None:
-        if not self.outbox.push(frame):
-            self.close_soon(CloseCode.TOO_SLOW, "reader too slow; resume from your last seq")
+        if not self.outbox.push(frame) and self.machine.open:
+            self.happen(Input.TOO_SLOW)
 
     def _text_of(self, msg: object, *, quiet: bool = False) -> str | None:
         """The text of a frame worth decoding, or None after answering with an error (unless
@@ -197,62 +224,74 @@ class Connection:
         """Wait for a valid ``hello``; True once ``welcome`` is queued."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.hello_timeout
-        while True:
+        while self.machine.state is State.AWAITING_HELLO:
             try:
                 msg = await asyncio.wait_for(self.ws.receive(), deadline - loop.time())
             except TimeoutError:
-                await self.close(CloseCode.HELLO_TIMEOUT, "no hello in time")
+                await self.close(Input.HELLO_TIMEOUT)
                 return False
             if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                self.machine.step(Input.PEER_CLOSED)
                 return False
             text = self._text_of(msg)
             if text is None:
+                self.happen(Input.BAD_FRAME)
                 continue
             try:
                 frame = decode_command(text)
             except FrameError as exc:
+                self.happen(Input.BAD_FRAME)
                 self._error(exc.code, exc.message, field=exc.field, id=exc.id)
                 continue
             if not isinstance(frame, Hello):
-                self._error(
-                    ErrorCode.HELLO_REQUIRED,
-                    "send hello first",
-                    field="type",
-                    id=getattr(frame, "id", None),
-                )
+                step = self.happen(Input.PING if isinstance(frame, Ping) else Input.COMMAND)
+                if step.answer is not None:
+                    self._error(step.answer, "send hello first", field="type", id=frame.id)
                 continue
-            accepted = await self._accept_hello(frame)
-            if accepted is not None:
-                return accepted
+            try:
+                await self._accept_hello(frame)
+            except Exception as exc:  # the database went away, say: answer, then close
+                await self._fail(exc)
+        return self.machine.state is State.GREETED
 
-    async def _accept_hello(self, hello: Hello) -> bool | None:
-        """True: greeted. False: closed (a bad token). None: refused, another hello may follow."""
+    async def _fail(self, exc: Exception) -> None:
+        code, message, _, field = describe(exc)
+        if code == ErrorCode.INTERNAL_ERROR:
+            log.error("greeting a connection failed", exc_info=exc)
+        if self.machine.step(Input.FAILED).next is State.CLOSING:
+            self._error(code, message, field=field)
+            await self._close(close_code(exc), flush=True)
+
+    async def _accept_hello(self, hello: Hello) -> None:
+        """Greet (GREETED), refuse with an error (another hello may follow) or, for a bad
+        token, answer and close."""
         services = self.app[SERVICES]
         seats: list[tuple[Grant, SeatInfo, Viewer, int]] = []
         for i, resume in enumerate(hello.seats):
             try:
                 grant = await services.access.authenticate(resume.token)
             except Unauthenticated as exc:
-                self._error(ErrorCode.UNAUTHENTICATED, exc.message, field=f"seats.{i}.token")
-                await self.close(
-                    CloseCode.UNAUTHENTICATED, "unknown, rotated or revoked token", flush=True
-                )
-                return False
+                step = self.machine.step(Input.BAD_TOKEN)
+                if step.answer is not None and step.close is not None:
+                    self._error(step.answer, exc.message, field=f"seats.{i}.token")
+                    await self._close(step.close, flush=True)
+                return
             if any(g.room_id == grant.room_id for g, _, _, _ in seats):
+                self.happen(Input.HELLO_REFUSED)
                 self._error(
                     ErrorCode.INVALID, "one seat per room on a connection", field=f"seats.{i}"
                 )
-                return None
+                return
             info, viewer, size = await services.views.greeting(grant)
             if resume.after > size:
+                self.happen(Input.HELLO_REFUSED)
                 self._error(
                     ErrorCode.INVALID,
                     f"seq {resume.after} is beyond the end of the room's log",
                     field=f"seats.{i}.after",
                 )
-                return None
+                return
             seats.append((grant, info, viewer, resume.after))
-        infos = [info for _, info, _, _ in seats]
         s = self.settings
         limits = Limits(
             max_frame_bytes=s.max_frame_bytes,
@@ -261,55 +300,69 @@ class Connection:
             command_burst=s.command_burst,
             queue_frames=s.queue_frames,
         )
+        infos = [info for _, info, _, _ in seats]
+        if self.happen(Input.HELLO_ACCEPTED).next is not State.GREETED:
+            return  # closed meanwhile (shutdown)
         self._push(encode(Welcome(server=__version__, seats=infos, limits=limits)))
-        hub = services.hub
         for grant, _, viewer, after in seats:
             self.grants[grant.room_id] = grant
             self.subscriptions.append(
-                hub.subscribe(
+                services.hub.subscribe(
                     grant.room_id,
                     grant.seat_id,
                     viewer,
                     self.outbox,
                     after=after,
-                    on_slow=lambda: self.close_soon(
-                        CloseCode.TOO_SLOW, "reader too slow; resume from your last seq"
-                    ),
+                    on_close=self._subscription_closed,
                 )
             )
-        return True
+
+    def _subscription_closed(self, failed: bool) -> None:
+        """The hub dropped a subscription: its reader was too slow, or its replay failed."""
+        if self.machine.open:
+            self.happen(Input.REPLAY_FAILED if failed else Input.TOO_SLOW)
 
     async def _serve(self) -> None:
         async for msg in self.ws:
-            if self._closing:
+            if not self.machine.open:
                 break
             # Every frame counts against the rate, bad ones too: refusing costs work as well.
             limited = msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not self.bucket.take()
             text = self._text_of(msg, quiet=limited)
             if limited:
-                cid = _readable_id(text) if text is not None else None
-                self._error(
-                    ErrorCode.RATE_LIMITED,
-                    f"at most {self.settings.commands_per_second} commands per second",
-                    id=cid,
-                )
+                step = self.happen(Input.RATE_LIMITED)
+                if step.answer is not None:
+                    cid = _readable_id(text) if text is not None else None
+                    self._error(
+                        step.answer,
+                        f"at most {self.settings.commands_per_second} commands per second",
+                        id=cid,
+                    )
                 continue
             if text is None:
+                self.happen(Input.BAD_FRAME)
                 continue
             try:
                 frame = decode_command(text)
             except FrameError as exc:
+                self.happen(Input.BAD_FRAME)
                 self._error(exc.code, exc.message, field=exc.field, id=exc.id)
                 continue
             self._dispatch(frame)
+        if self.machine.open:
+            self.machine.step(Input.PEER_CLOSED)
 
     def _dispatch(self, frame: Hello | ClientCommand) -> None:
         if isinstance(frame, Hello):
-            self._error(ErrorCode.ALREADY_GREETED, "this connection has its seats", field="type")
+            step = self.happen(Input.HELLO)
+            if step.answer is not None:
+                self._error(step.answer, "this connection has its seats", field="type")
             return
         if isinstance(frame, Ping):
+            self.happen(Input.PING)
             self._push(encode(Pong(id=frame.id)))
             return
+        self.happen(Input.COMMAND)
         grant = self.grants.get(frame.room)
         if grant is None:
             self._error(
@@ -320,21 +373,19 @@ class Connection:
             )
             return
         decide = decision(frame, grant.seat_id, self.settings.max_text_chars)
-        pending = self.app[SERVICES].commands.submit(grant, decide, frame.id)
-        task = asyncio.create_task(self._answer(frame.id, frame.room, pending))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        pending = self.app[SERVICES].commands.submit_for_ack(grant, decide, frame.id)
+        self._spawn(self._answer(frame.id, frame.room, pending))
 
-    async def _answer(self, command_id: str, room: str, pending: object) -> None:
+    async def _answer(self, command_id: str, room: str, pending: Coroutine[Any, Any, Ack]) -> None:
         try:
-            appended = await pending  # type: ignore[misc]
+            answer = await pending
         except Exception as exc:
             code, message, _, field = describe(exc)
             if code == ErrorCode.INTERNAL_ERROR:
                 log.error("command %s in room %s failed", command_id, room, exc_info=exc)
             self._error(code, message, field=field, id=command_id)
             return
-        self._push(encode(ack(command_id, room, appended)))
+        self._push(encode(answer))
 
 
 def _readable_id(text: str) -> str | None:
@@ -348,15 +399,12 @@ def _readable_id(text: str) -> str | None:
 async def close_all(app: web.Application) -> None:
     """On shutdown: close every socket with 1001 so clients reconnect and resume elsewhere."""
     connections = app[CONNECTIONS].copy()
-    await asyncio.gather(
-        *(c.close(CloseCode.GOING_AWAY, "server shutting down") for c in connections),
-        return_exceptions=True,
-    )
+    await asyncio.gather(*(c.close(Input.SHUTDOWN) for c in connections), return_exceptions=True)
 
 
 def revoke_seat(app: web.Application, room_id: str, seat_id: str) -> None:
     """Close the sockets of a seat whose invite was rotated."""
     connections = app[CONNECTIONS].copy()
     for connection in connections:
-        if connection.holds(room_id, seat_id):
-            connection.close_soon(CloseCode.SEAT_REVOKED, "this seat's invite was rotated")
+        if connection.holds(room_id, seat_id) and connection.machine.open:
+            connection.happen(Input.SEAT_REVOKED)
