@@ -28,9 +28,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
 )
 
 from protocol import PROTOCOL_VERSION
@@ -129,7 +131,23 @@ class DiscloseThread(RoomCommand):
 IssueId = Annotated[
     str, StringConstraints(min_length=1, max_length=40, pattern=r"^[a-z0-9][a-z0-9_-]*$")
 ]
-TermValue = int | bool | Text
+
+
+def _term_value(value: object) -> int | bool | str:
+    # One check for the whole union, so a wrong value gets one error naming the field (a plain
+    # union would answer with one error per member, at paths such as ``preferred.int``).
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        return _no_surrogates(value)
+    raise ValueError("a term's value is an integer, true or false, or a string")
+
+
+TermValue = Annotated[
+    int | bool | str,
+    PlainValidator(_term_value),
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "boolean"}, {"type": "string"}]}),
+]
 """An issue's value: an integer (number), true/false (yes/no), or text (date, option, text).
 Records hold no floats: a fraction is expressed in a smaller unit."""
 Clause = Annotated[

@@ -4,8 +4,10 @@ Every case is data: the frame as sent (``str``: a text frame, ``bytes``: a binar
 error ``code`` and ``field`` the documented protocol (docs/protocol.md) promises for it, and the
 ``id`` the error frame must carry (the frame's own id when it had a readable one, else None).
 
-Most cases are generated: for each command, each required field missing, each field holding
-each wrong JSON type, each string constraint broken, each unknown field; then the framing
+Most cases are generated from the protocol's own models (``frame_models.py`` reads their JSON
+Schema, so every client command is covered and no field list is kept here): for each command,
+each required field missing, each field holding each wrong JSON type, each unknown field (a
+field of another command included), and the string constraints broken; then the framing
 (invalid JSON, binary frames, non-objects, NaN, nesting, sizes), the version and the type. The
 rest are written by hand: commands the seat may not give, in rooms and threads it may not use,
 which only the room's rules can refuse.
@@ -23,18 +25,18 @@ so that oversized frames stay cheap; a rate limit high enough never to interfere
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from protocol.errors import ErrorCode
+from protocol.frames import readable_id as protocol_readable_id
+from server.web.gateway import HARD_LIMIT_FACTOR
+from tests.web.frame_models import COMMANDS, SHAPES
 
 MAX_FRAME_BYTES = 8192
 MAX_TEXT_CHARS = 500
-HARD_LIMIT_FACTOR = 16
-"""As in server/web/gateway.py: frames above this multiple of the limit close the socket."""
 
 SERVER_SETTINGS = {
     "PARLEY_MAX_FRAME_BYTES": str(MAX_FRAME_BYTES),
@@ -191,10 +193,7 @@ def readable_id(frame: str | bytes) -> str | None:
         data = json.loads(frame, parse_constant=_refuse)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict):
-        return None
-    raw = data.get("id")
-    return raw if isinstance(raw, str) and re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", raw) else None
+    return protocol_readable_id(data)
 
 
 class _Corpus:
@@ -222,38 +221,31 @@ class _Corpus:
     # -- base frames: valid in every respect; each case breaks exactly one thing ------------
 
     def base(self, kind: str) -> dict[str, Any]:
+        """A frame of ``kind`` the protocol accepts (its model's example), aimed at the
+        delegate's room, with values that mean something there where the rules read them."""
         d = self.t.delegate
-        frames: dict[str, dict[str, Any]] = {
+        meaningful: dict[str, dict[str, Any]] = {
             "post_message": {"thread": "plenary", "text": "hello"},
             "open_backchannel": {"parties": ["drv"], "title": "A quiet word"},
             "accept_backchannel": {"thread": d.pending_bc},
             "disclose_thread": {"thread": "caucus-us", "to": "everyone"},
-            "ping": {},
+            "hello": {"seats": [{"token": "ps_x", "after": 0}]},
         }
-        if kind == "hello":
-            return {"v": 1, "type": "hello", "seats": [{"token": "ps_x", "after": 0}]}
-        head: dict[str, Any] = {"v": 1, "type": kind, "id": self.next_id()}
-        if kind != "ping":
-            head["room"] = d.id
-        return {**head, **frames[kind]}
+        frame = SHAPES[kind].example()
+        if "id" in frame:
+            frame["id"] = self.next_id()
+        if "room" in frame:
+            frame["room"] = d.id
+        overrides = meaningful.get(kind, {})
+        assert set(overrides) <= set(frame), (
+            f"{kind}: the model has no {set(overrides) - set(frame)}"
+        )
+        return {**frame, **overrides}
 
     def command(self, kind: str, **fields: Any) -> dict[str, Any]:
         frame = self.base(kind)
         frame.update(fields)
         return frame
-
-
-COMMANDS = ["post_message", "open_backchannel", "accept_backchannel", "disclose_thread", "ping"]
-# Field -> its JSON type; ``required`` as the frame models say (``v`` is required by the decoder).
-FIELDS: dict[str, dict[str, str]] = {
-    "post_message": {"id": "string", "room": "string", "thread": "string", "text": "string"},
-    "open_backchannel": {"id": "string", "room": "string", "parties": "array", "title": "string"},
-    "accept_backchannel": {"id": "string", "room": "string", "thread": "string"},
-    "disclose_thread": {"id": "string", "room": "string", "thread": "string", "to": "string"},
-    "ping": {"id": "string"},
-    "hello": {"seats": "array"},
-}
-OPTIONAL = {"title"}
 
 
 def _set_path(frame: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
@@ -284,9 +276,7 @@ def generated(c: _Corpus) -> None:
     """The systematic part: every field of every client frame, broken every way."""
     # Each required field missing (v and type included).
     for kind in [*COMMANDS, "hello"]:
-        for name in ["v", "type", *FIELDS[kind]]:
-            if name in OPTIONAL:
-                continue
+        for name in ["v", "type", *sorted(SHAPES[kind].required)]:
             c.add(
                 f"{kind}: {name} missing",
                 _del_path(c.base(kind), name),
@@ -303,20 +293,20 @@ def generated(c: _Corpus) -> None:
     )
 
     # Each field holding each JSON type it must not hold.
-    typed: list[tuple[str, str, str]] = [
-        (kind, name, json_type)
+    typed: list[tuple[str, str, frozenset[str]]] = [
+        (kind, name, json_types)
         for kind in [*COMMANDS, "hello"]
-        for name, json_type in FIELDS[kind].items()
+        for name, json_types in SHAPES[kind].fields.items()
     ]
     typed += [
-        ("open_backchannel", "parties.0", "string"),
-        ("hello", "seats.0", "object"),
-        ("hello", "seats.0.token", "string"),
-        ("hello", "seats.0.after", "integer"),
+        ("open_backchannel", "parties.0", frozenset({"string"})),
+        ("hello", "seats.0", frozenset({"object"})),
+        ("hello", "seats.0.token", frozenset({"string"})),
+        ("hello", "seats.0.after", frozenset({"integer"})),
     ]
-    for kind, path, json_type in typed:
+    for kind, path, json_types in typed:
         for sample_type, value in SAMPLES.items():
-            if sample_type == json_type:
+            if sample_type in json_types:
                 continue
             c.add(
                 f"{kind}: {path} is {sample_type}",
@@ -372,6 +362,13 @@ def generated(c: _Corpus) -> None:
         ("hello", "room", ROOM_IDS["delegate"]),
         ("hello", "token", "ps_x"),
     ]
+    # Every command: an unknown field, and a field of another command that it does not have.
+    every_field = {name for shape in SHAPES.values() for name in shape.fields}
+    for kind in [*COMMANDS, "hello"]:
+        foreign = sorted(every_field - set(SHAPES[kind].fields))[0]
+        extras += [(kind, "unknown_field", 0)]
+        if not any(k == kind and n == foreign for k, n, _ in extras):
+            extras.append((kind, foreign, "x1"))
     for kind, name, value in extras:
         c.add(
             f"{kind}: unknown field {name}",
