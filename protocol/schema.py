@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 
-from protocol import PROTOCOL_VERSION
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from protocol import PROTOCOL_VERSION, ledger, views
 from protocol.frames import CLIENT_FRAME, SERVER_FRAME
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -26,4 +29,25 @@ def render_schemas() -> dict[str, str]:
             **adapter.json_schema(),
         }
         out[name] = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    answers = [
+        model
+        for module in (views, ledger)
+        for model in vars(module).values()
+        if isinstance(model, type)
+        and issubclass(model, BaseModel)
+        and model.__module__ == module.__name__
+        and model not in (views.View, ledger.Reply)
+    ]
+    _, definitions = models_json_schema(
+        [(model, "serialization") for model in sorted(answers, key=lambda m: m.__name__)],
+        by_alias=True,
+    )
+    schema = {
+        "$schema": SCHEMA_DIALECT,
+        "title": f"Parley protocol v{PROTOCOL_VERSION}: bodies of the HTTP API's answers",
+        **definitions,
+    }
+    out["http-answers.json"] = (
+        json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
     return out

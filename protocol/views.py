@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from protocol.errors import ErrorCode
 from protocol.frames import Ack, Role
 
 
@@ -23,6 +24,20 @@ class View(BaseModel):
 def dump(body: BaseModel) -> str:
     """The JSON text of an answer: unset optional fields are absent."""
     return body.model_dump_json(by_alias=True, exclude_unset=True)
+
+
+class ErrorDetail(View):
+    code: ErrorCode
+    message: str
+    """For people; may change without notice."""
+    field: str | None
+    """The field at fault (a dotted path into the body, a parameter or a header), if one is."""
+
+
+class ErrorBody(View):
+    """The body of every error response."""
+
+    error: ErrorDetail
 
 
 class Health(View):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from protocol.errors import CloseCode, ErrorCode
+from protocol.views import ErrorBody, ErrorDetail, dump
 from server.domain.errors import (
     Conflict,
     DomainError,
@@ -106,14 +107,16 @@ def describe(exc: BaseException) -> tuple[ErrorCode, str, int, str | None]:
     return wire.code, message, wire.status, getattr(exc, "field", None)
 
 
-def error_body(code: ErrorCode, message: str, field: str | None = None) -> dict[str, object]:
-    return {"error": {"code": code.value, "message": message, "field": field}}
+def error_body(code: ErrorCode, message: str, field: str | None = None) -> ErrorBody:
+    return ErrorBody(error=ErrorDetail(code=code, message=message, field=field))
 
 
 def error_response(
     code: ErrorCode, message: str, status: int, field: str | None = None
 ) -> web.Response:
-    return web.json_response(error_body(code, message, field), status=status)
+    return web.Response(
+        text=dump(error_body(code, message, field)), status=status, content_type="application/json"
+    )
 
 
 _HTTP_CODES = {
