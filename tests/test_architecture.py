@@ -127,6 +127,21 @@ def test_only_storage_talks_sql() -> None:
     assert bad == []
 
 
+def test_domain_tests_need_nothing_but_the_domain() -> None:
+    """Room setup and the rules are the domain's: its tests import no service or storage."""
+    assert offending("tests/domain", ("server.services", "server.storage", "server.web")) == []
+
+
+def test_every_rule_is_asked_through_the_one_join() -> None:
+    """Only ``allowed`` (server/domain/commands.py) reads the permission table, so no path
+    can skip the stage rules or the conditions by asking the table directly."""
+    users = {
+        line.split(" imports ")[0]
+        for line in offending("server", ("server.domain.permissions.requirement",))
+    }
+    assert users == {"server/domain/commands.py"}
+
+
 def test_the_rules_would_catch_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text(

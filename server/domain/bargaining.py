@@ -30,6 +30,7 @@ from server.domain.agenda import (
 from server.domain.agreement import agreement_text, text_sha256
 from server.domain.commands import (
     Move,
+    Subject,
     acting_seat,
     allowed,
     new_id,
@@ -37,7 +38,7 @@ from server.domain.commands import (
     then,
     thread_for,
 )
-from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from server.domain.errors import Conflict, Invalid, NotFound
 from server.domain.events import EventKind
 from server.domain.negotiation import Answer, Proposal, Status
 from server.domain.permissions import Action
@@ -342,7 +343,7 @@ def decide_answer_proposal(
     seat = acting_seat(room, seat_id)
     proposal = visible_proposal(room, seat, proposal_id)
     thread = room.threads[proposal.thread]
-    allowed(room, seat, Action.ANSWER_PROPOSAL, thread, what="answer this proposal")
+    permit = allowed(room, seat, Action.ANSWER_PROPOSAL, thread, what="answer this proposal")
     try:
         choice = Answer(answer)
     except ValueError:
@@ -357,8 +358,7 @@ def decide_answer_proposal(
     assert seat.party is not None
     if seat.party in proposal.sponsors:
         raise Conflict("your party sponsors this proposal", field="proposal")
-    if seat.party not in answering_parties(room, proposal):
-        raise Forbidden("your party is not a party to this proposal's thread")
+    permit.on(Subject(answering=frozenset(answering_parties(room, proposal))))
     previous = proposal.answers.get(seat.party)
     if previous is not None and previous[0] == choice:
         raise Conflict(f"your party has already answered {choice.value}", field="answer")
@@ -378,10 +378,8 @@ def decide_withdraw_proposal(room: RoomState, seat_id: str, proposal_id: str) ->
     # A coalition's draft is withdrawn where it stands, in the coalition's caucus.
     where = proposal.coalition if proposal.draft and proposal.coalition else proposal.thread
     thread = room.threads[where]
-    allowed(room, seat, Action.WITHDRAW_PROPOSAL, thread, what="withdraw this proposal")
-    sponsor = (seat.party in proposal.sponsors) if seat.party else proposal.mediator
-    if not sponsor:
-        raise Forbidden("only the sponsor withdraws a proposal")
+    permit = allowed(room, seat, Action.WITHDRAW_PROPOSAL, thread, what="withdraw this proposal")
+    permit.on(Subject(sponsors=frozenset(proposal.sponsors), mediator=proposal.mediator))
     current = status(room, proposal)
     if current in (Status.WITHDRAWN, Status.AGREED):
         raise Conflict(f"this proposal is {current.value.replace('_', ' ')}", field="proposal")

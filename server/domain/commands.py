@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from server.domain.errors import Conflict, Forbidden, Invalid, NotFound, TooLong
 from server.domain.events import EventKind
-from server.domain.permissions import Action, Needs, requirement
+from server.domain.permissions import CONDITIONS, Action, Also, Needs, Refusal, requirement
 from server.domain.room import (
     Audience,
     EventView,
@@ -68,6 +68,46 @@ def require_live(thread: Thread) -> None:
         raise Conflict("this back-channel is not live yet: not every party has accepted")
 
 
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What an action acts on, as far as its condition (``CONDITIONS``) needs to know."""
+
+    sponsors: frozenset[str] = frozenset()
+    mediator: bool = False
+    """A mediator's single text (no sponsoring party)."""
+    answering: frozenset[str] = frozenset()
+    named: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """The seat may take ``action`` as far as its role and the stage go; :meth:`on` checks the
+    action's condition on the thing it acts on, once the decision has found that thing."""
+
+    room: RoomState
+    seat: Seat
+    action: Action
+
+    def on(self, subject: Subject) -> None:
+        condition = CONDITIONS.get(self.action)
+        if condition is None or _holds(condition.also, self.room, self.seat, subject):
+            return
+        refuse = Forbidden if condition.refusal is Refusal.FORBIDDEN else Conflict
+        raise refuse(condition.message)
+
+
+def _holds(also: Also, room: RoomState, seat: Seat, subject: Subject) -> bool:
+    match also:
+        case Also.SPONSOR:
+            return seat.party in subject.sponsors if seat.party else subject.mediator
+        case Also.ANSWERING:
+            return seat.party in subject.answering
+        case Also.NAMED:
+            return seat.party in subject.named
+        case Also.NO_FACILITATOR:
+            return not room.has_facilitator
+
+
 def allowed(
     room: RoomState,
     seat: Seat,
@@ -76,7 +116,16 @@ def allowed(
     *,
     what: str,
     kind: ThreadKind | None = None,
-) -> None:
+) -> Permit:
+    """The one join of the rule tables: whether ``seat`` may take ``action`` in ``thread`` (or,
+    with no thread, on threads of ``kind``) now. Checks the seat's row of ``PERMISSIONS``
+    (role, headship, membership), then the rules of the room's stage; the action's condition
+    on what it acts on (``CONDITIONS``) is checked by the :class:`Permit` returned.
+
+    Raises:
+        Forbidden: no row allows it, or the seat lacks the headship or membership it needs.
+        StageClosed: a rule of the current stage closes it (the message names the rule).
+    """
     needs = requirement(seat.role, action, thread.kind if thread else kind)
     if needs is None:
         raise Forbidden(f"{_article(seat.role)} {seat.role} may not {what}")
@@ -86,6 +135,7 @@ def allowed(
     if needs in (Needs.HEAD, Needs.HEAD_MEMBER) and not seat.head:
         raise Forbidden(f"only the head of delegation may {what}")
     check_open(room.rules, room.stage, action, thread.kind if thread else kind)
+    return Permit(room, seat, action)
 
 
 def _article(word: str) -> str:

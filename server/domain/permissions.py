@@ -1,7 +1,12 @@
-"""Who may do what, as one table (role x action x thread kind), read by code and docs.
+"""Who may do what, as tables read by code and docs: role x action x thread kind
+(:data:`PERMISSIONS`), and the conditions some actions put on the thing acted on
+(:data:`CONDITIONS`).
 
 The fourth dimension, the stage, is in :mod:`server.domain.stages` (rules that close an
-action in some stages), so the effective answer is this table and then those rules.
+action in some stages). The one function that joins the three is
+:func:`server.domain.commands.allowed`: the seat's row, then the stage's rules, then (through
+the :class:`~server.domain.commands.Permit` it returns) the action's condition. No decision
+asks a table directly.
 
 A row's requirement says what else must hold for the seat:
 
@@ -15,6 +20,7 @@ A missing row means the action is forbidden. docs/permissions.md is generated fr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from server.domain.room_types import Role, ThreadKind
@@ -39,6 +45,13 @@ class Action(StrEnum):
     JOIN_COALITION = "join_coalition"
     SIGN_AGREEMENT = "sign_agreement"
     SIGN_CHECKPOINT = "sign_checkpoint"
+
+
+class Refusal(StrEnum):
+    """How a breached condition is answered (``forbidden`` or ``conflict``)."""
+
+    FORBIDDEN = "forbidden"
+    CONFLICT = "conflict"
 
 
 class Needs(StrEnum):
@@ -83,14 +96,45 @@ PERMISSIONS: dict[tuple[Role, Action, ThreadKind | None], Needs] = {
     (D, A.SIGN_AGREEMENT, PLENARY): Needs.HEAD,
     (F, A.SIGN_CHECKPOINT, None): Needs.ANY,
 }
-"""Observers appear in no row: they read, they never act (observer notes come later).
+"""Observers appear in no row: they read, they never act (observer notes come later)."""
 
-Some actions have one more condition that is about the thing acted on rather than the seat,
-checked where it is decided: a proposal is withdrawn only by a sponsor (any member of a
-coalition, for a joint proposal; in a caucus, only a coalition's draft); stages move by
-consent only in a room without a facilitator; a head tables a joint proposal only for a
-coalition its party belongs to.
-"""
+
+class Also(StrEnum):
+    """A condition on the thing acted on, rather than on the seat."""
+
+    SPONSOR = "sponsor"
+    """The seat's party sponsors the proposal (any member, for a coalition's joint proposal);
+    a facilitator, a mediator's single text."""
+    ANSWERING = "answering"
+    """The seat's party is one whose answer the proposal waits for."""
+    NAMED = "named"
+    """The seat's party is named in the coalition."""
+    NO_FACILITATOR = "no_facilitator"
+    """The room has no facilitator (the stage then moves by every head's consent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    also: Also
+    refusal: Refusal
+    message: str
+
+
+CONDITIONS: dict[Action, Condition] = {
+    A.WITHDRAW_PROPOSAL: Condition(
+        Also.SPONSOR, Refusal.FORBIDDEN, "only the sponsor withdraws a proposal"
+    ),
+    A.ANSWER_PROPOSAL: Condition(
+        Also.ANSWERING, Refusal.FORBIDDEN, "your party is not a party to this proposal's thread"
+    ),
+    A.JOIN_COALITION: Condition(
+        Also.NAMED, Refusal.FORBIDDEN, "your party was not named in this coalition"
+    ),
+    A.CONSENT_STAGE: Condition(
+        Also.NO_FACILITATOR, Refusal.CONFLICT, "this room has a facilitator, who moves the stage"
+    ),
+}
+"""The condition an action puts on what it acts on, with how a breach is refused."""
 
 
 def requirement(role: Role, action: Action, kind: ThreadKind | None) -> Needs | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.domain.permissions import PERMISSIONS, Action, Needs
+from server.domain.permissions import CONDITIONS, PERMISSIONS, Action, Also, Needs
 from server.domain.room_types import DEFAULT_STAGES, Role, ThreadKind
 from server.domain.stages import DEFAULT_RULES, ENTRY_GUARDS, transitions
 
@@ -13,6 +13,12 @@ _NEEDS = {
     Needs.HEAD_MEMBER: "head, if its party is a member",
 }
 _KINDS: list[ThreadKind | None] = [None, *ThreadKind]
+_ALSO = {
+    Also.SPONSOR: "the seat's party sponsors the proposal (a facilitator: a mediator's text)",
+    Also.ANSWERING: "the seat's party is one whose answer the proposal waits for",
+    Also.NAMED: "the seat's party is named in the coalition",
+    Also.NO_FACILITATOR: "the room has no facilitator",
+}
 
 
 def render() -> str:
@@ -23,7 +29,9 @@ def render() -> str:
         "`make schema`; a test fails when this file is out of step. Do not edit by hand.",
         "",
         "An action is allowed when the table below allows it for the seat's role and the",
-        "thread's kind, **and** no rule of the room's current stage closes it. Otherwise the",
+        "thread's kind, **and** no rule of the room's current stage closes it, **and** the",
+        "condition it puts on what it acts on holds (the last table). One function joins the",
+        "three (`allowed` in `server/domain/commands.py`). Otherwise the",
         "command is refused: `forbidden` (the role, headship or membership is wrong),",
         "`stage_closed` (a stage rule; the message names the rule), or `not_found` when the",
         "thread or proposal is one the seat may not see (never `forbidden`, so a refusal does",
@@ -42,6 +50,18 @@ def render() -> str:
             where = "—" if kind is None else kind.value
             row = ["no" if c is None else _NEEDS[c] for c in cells]
             out.append(f"| `{action.value}` | {where} | " + " | ".join(row) + " |")
+    out += [
+        "",
+        "## Conditions on what is acted on",
+        "",
+        "| action | only if | refused as | message |",
+        "|---|---|---|---|",
+    ]
+    for action, condition in CONDITIONS.items():
+        out.append(
+            f"| `{action.value}` | {_ALSO[condition.also]} | `{condition.refusal.value}` "
+            f"| {condition.message} |"
+        )
     out += [
         "",
         "## Stage rules (default stages)",

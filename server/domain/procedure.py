@@ -10,8 +10,16 @@ from collections.abc import Sequence
 
 from server.domain.agenda import Direction, Issue, check_value, parse_issue
 from server.domain.agreement import text_sha256
-from server.domain.commands import Move, acting_seat, allowed, new_id, then, with_others
-from server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from server.domain.commands import (
+    Move,
+    Subject,
+    acting_seat,
+    allowed,
+    new_id,
+    then,
+    with_others,
+)
+from server.domain.errors import Conflict, Invalid, NotFound
 from server.domain.events import EventKind
 from server.domain.permissions import Action
 from server.domain.room import PLENARY, RoomState, ThreadKind
@@ -115,9 +123,7 @@ def decide_change_stage(room: RoomState, seat_id: str, to: str) -> Move:
 def decide_consent_stage(room: RoomState, seat_id: str, to: str) -> Moves:
     """In a room without a facilitator the stage moves when every head consents to it."""
     seat = acting_seat(room, seat_id)
-    allowed(room, seat, Action.CONSENT_STAGE, None, what="consent to a stage change")
-    if room.has_facilitator:
-        raise Conflict("this room has a facilitator, who moves the stage")
+    allowed(room, seat, Action.CONSENT_STAGE, None, what="consent to a stage change").on(Subject())
     _check_transition(room, to)
     assert seat.party is not None
     if room.stage_consents.get(seat.party) == to:
@@ -158,12 +164,11 @@ def decide_declare_coalition(
 
 def decide_join_coalition(room: RoomState, seat_id: str, coalition_id: str) -> Move:
     seat = acting_seat(room, seat_id)
-    allowed(room, seat, Action.JOIN_COALITION, None, what="join a coalition")
+    permit = allowed(room, seat, Action.JOIN_COALITION, None, what="join a coalition")
     coalition = room.coalitions.get(coalition_id)
     if coalition is None:
         raise NotFound(f"no coalition {coalition_id!r} in this room", field="coalition")
-    if seat.party not in coalition.parties:
-        raise Forbidden("your party was not named in this coalition")
+    permit.on(Subject(named=frozenset(coalition.parties)))
     if seat.party in coalition.joined:
         raise Conflict("your party has already joined this coalition")
     body = {"coalition": coalition.id}

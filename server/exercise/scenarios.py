@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from server.domain.room import Party, Role
-from server.services.rooms import PositionSpec, RoomSetup, SeatSpec
+from server.domain.setup import PositionSpec, RoomSetup, SeatSpec
 
 
 def tutorial() -> RoomSetup:

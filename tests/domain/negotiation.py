@@ -7,8 +7,8 @@ from dataclasses import replace
 
 from server.domain.commands import Move, then
 from server.domain.room import EventView, RoomState, apply
+from server.domain.setup import RoomSetup, opening_events, seat_ids
 from server.exercise.scenarios import paris_1973
-from server.services.rooms import RoomSetup, opening_events, seat_ids
 
 HEADS = {"us": "us-1", "drv": "drv-1", "rvn": "rvn-1", "prg": "prg-1"}
 ADVISERS = {"us": "us-2", "drv": "drv-2", "rvn": "rvn-2", "prg": "prg-2"}
@@ -28,7 +28,7 @@ def room_from(setup: RoomSetup) -> RoomState:
             seq=i,
             kind=str(new.kind),
             stage=state.stage,
-            seat=new.seat,
+            seat=None,
             party=new.party,
             thread=new.thread,
             body=new.body,

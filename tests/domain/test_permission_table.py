@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from server.domain.commands import allowed
-from server.domain.errors import Forbidden, StageClosed
-from server.domain.permissions import Action
+from server.domain.commands import Permit, Subject, allowed
+from server.domain.errors import Conflict, Forbidden, StageClosed
+from server.domain.permissions import CONDITIONS, Action
 from server.domain.permissions_doc import render
 from server.domain.room import DEFAULT_STAGES, Role, Seat, Thread, ThreadKind
 from tests.domain.negotiation import paris
@@ -149,3 +149,62 @@ def test_every_cell(role: Role, action: Action, kind: str, stage: str) -> None:
 def test_the_permissions_doc_is_in_step_with_the_tables() -> None:
     on_disk = (ROOT / "docs" / "permissions.md").read_text()
     assert on_disk == render(), "docs/permissions.md is stale: run `make schema`"
+
+
+# -- conditions on what an action acts on (written out by hand, as above) --------------------
+
+
+def _permit(action: Action, *, seat_id: str = "us-1", facilitator: bool = True) -> Permit:
+    room = paris()
+    if not facilitator:
+        room = replace(
+            room, seats={k: s for k, s in room.seats.items() if s.role != Role.FACILITATOR}
+        )
+    seat = room.seats[seat_id]
+    thread = room.threads["plenary"]
+    kind = None if action in (Action.CONSENT_STAGE, Action.JOIN_COALITION) else thread
+    return allowed(room, seat, action, kind, what="act")
+
+
+def test_only_a_sponsor_withdraws() -> None:
+    permit = _permit(Action.WITHDRAW_PROPOSAL)
+    permit.on(Subject(sponsors=frozenset({"us", "rvn"})))
+    with pytest.raises(Forbidden, match="only the sponsor withdraws a proposal"):
+        permit.on(Subject(sponsors=frozenset({"drv"})))
+
+
+def test_a_facilitator_withdraws_only_a_mediators_text() -> None:
+    permit = _permit(Action.WITHDRAW_PROPOSAL, seat_id="facilitator")
+    permit.on(Subject(mediator=True))
+    with pytest.raises(Forbidden):
+        permit.on(Subject(sponsors=frozenset({"us"})))
+
+
+def test_only_an_answering_party_answers() -> None:
+    permit = _permit(Action.ANSWER_PROPOSAL)
+    permit.on(Subject(answering=frozenset({"us", "drv"})))
+    with pytest.raises(Forbidden, match="not a party to this proposal's thread"):
+        permit.on(Subject(answering=frozenset({"drv"})))
+
+
+def test_only_a_named_party_joins_a_coalition() -> None:
+    permit = _permit(Action.JOIN_COALITION)
+    permit.on(Subject(named=frozenset({"us", "rvn"})))
+    with pytest.raises(Forbidden, match="not named in this coalition"):
+        permit.on(Subject(named=frozenset({"rvn", "prg"})))
+
+
+def test_heads_consent_to_a_stage_only_without_a_facilitator() -> None:
+    with pytest.raises(Conflict, match="this room has a facilitator"):
+        _permit(Action.CONSENT_STAGE).on(Subject())
+    _permit(Action.CONSENT_STAGE, facilitator=False).on(Subject())
+
+
+def test_actions_without_a_condition_ignore_the_subject() -> None:
+    _permit(Action.POST_MESSAGE).on(Subject())
+    assert set(CONDITIONS) == {
+        Action.WITHDRAW_PROPOSAL,
+        Action.ANSWER_PROPOSAL,
+        Action.JOIN_COALITION,
+        Action.CONSENT_STAGE,
+    }
