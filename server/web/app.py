@@ -32,14 +32,16 @@ from server.web.keys import (
     STATES,
     WRITER,
 )
-from server.web.security import security_headers
+from server.web.limits import Limits
+from server.web.security import add_security_headers
 
 
 def init_app(settings: Settings) -> web.Application:
     """Build the aiohttp application for ``settings``; resources open on startup."""
     app = web.Application(
-        middlewares=[security_headers, error_middleware], client_max_size=256 * 1024
+        middlewares=[Limits(settings).middleware, error_middleware], client_max_size=256 * 1024
     )
+    app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
     app[CONNECTIONS] = set()
     app.cleanup_ctx.append(_services)
