@@ -8,6 +8,7 @@ is redeemed over HTTP, exactly as a delegate would.
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -47,25 +48,37 @@ class LiveRoom:
 class LiveServer:
     """``parley serve`` for one test; :meth:`create_room` makes rooms it serves."""
 
-    def __init__(self, db_url: str, data_dir: Path, **settings: str) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        data_dir: Path,
+        *,
+        public_url: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        **settings: str,
+    ) -> None:
+        """``public_url`` defaults to the server's own address; ``tls`` is a client context
+        trusting the certificate of a server that serves HTTPS itself."""
         self.db_url = db_url
         self.port = free_port()
-        self.public_url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.public_url = public_url or self.base_url
         env = parley_env(
             PARLEY_DATA_DIR=str(data_dir),
             PARLEY_DATABASE_URL=db_url,
             PARLEY_PUBLIC_URL=self.public_url,
             **settings,
         )
-        self.process = ServerProcess(env, port=self.port)
+        self.process = ServerProcess(env, port=self.port, tls=tls)
 
     @property
     def base_url(self) -> str:
-        return self.public_url
+        """Where the server listens (the public URL may name a proxy in front of it)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/api/v1/ws"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/api/v1/ws"
 
     def start(self) -> None:
         self.process.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,10 +76,18 @@ def seconds_until_closed(sock: socket.socket, limit: float) -> float:
 
 
 @contextmanager
-def sqlite_server(sqlite_template: Path, tmp_path: Path, **settings: str) -> Iterator[LiveServer]:
+def sqlite_server(
+    sqlite_template: Path,
+    tmp_path: Path,
+    *,
+    public_url: str | None = None,
+    tls: ssl.SSLContext | None = None,
+    **settings: str,
+) -> Iterator[LiveServer]:
     """A live server over a fresh SQLite database with ``settings``; its output kept on stop."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     url = databases.copy_sqlite(sqlite_template, tmp_path)
-    server = LiveServer(url, tmp_path / "data", **settings)
+    server = LiveServer(url, tmp_path / "data", public_url=public_url, tls=tls, **settings)
     server.start()
     try:
         yield server
