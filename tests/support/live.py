@@ -90,7 +90,7 @@ class LiveServer:
         created = await create_room(self.db_url, self.public_url, setup or three_party_setup())
         seats = {}
         for seat in created.seats:
-            token = redeem(self.base_url, seat.invite_url)["token"]
+            token = redeem(self.base_url, seat.invite_url, context=self.tls)["token"]
             seats[seat.id] = LiveSeat(
                 seat.id, seat.role.value, seat.party, seat.name, seat.invite_url, token
             )
@@ -116,6 +116,7 @@ def http(
     *,
     token: str | None = None,
     headers: dict[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, Any]:
     """One HTTP request; returns (status, parsed JSON body or None)."""
     data = None if body is None else json.dumps(body).encode()
@@ -125,7 +126,7 @@ def http(
     all_headers.update(headers or {})
     request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             raw = response.read()
             if raw and response.headers.get_content_type() != "application/json":
                 return response.status, raw.decode()  # documents (Markdown, HTML)
@@ -135,9 +136,12 @@ def http(
         return exc.code, json.loads(raw) if raw else None
 
 
-def redeem(base_url: str, invite_url: str) -> dict[str, Any]:
+def redeem(
+    base_url: str, invite_url: str, *, context: ssl.SSLContext | None = None
+) -> dict[str, Any]:
     token = invite_url.split("#", 1)[1]
-    status, body = http("POST", f"{base_url}/api/v1/invites/redeem", {"token": token})
+    url = f"{base_url}/api/v1/invites/redeem"
+    status, body = http("POST", url, {"token": token}, context=context)
     assert status == 200, body
     return dict(body)
 
