@@ -19,8 +19,9 @@ is aiohttp's protocol with one watchdog per connection, in four phases::
 A watchdog that fires closes the socket; nothing is answered (the client is not listening).
 
 A connection from an address that already holds ``connections_per_address`` is answered 429
-before anything is read, and closed. Trusted proxies are exempt: behind a proxy every client
-shares its address, and the proxy enforces its own limit.
+before anything is read, and closed; that is logged once per address and minute. Trusted
+proxies are exempt: behind a proxy every client shares its address, and the proxy enforces
+its own limit.
 
 A request aiohttp cannot parse (a NUL in a header, a bad request line) gets the documented
 JSON error body with every security header, and one warning line without a traceback; under
@@ -45,7 +46,7 @@ from server.config import Settings
 from server.web.addresses import TrustedProxies
 from server.web.errors import error_body, error_response
 from server.web.security import headers_for
-from server.web.throttle import LogBudget, retry_after
+from server.web.throttle import LogBudget, Throttle, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class Edge:
         self.connections: Counter[str] = Counter()
         self.malformed_log = LogBudget(lines=MALFORMED_LOG_LINES, window=60.0)
         self.refusal_log = LogBudget(lines=MALFORMED_LOG_LINES, window=60.0)
+        self.refused = Throttle(per_minute=1, burst=1, log_window=60.0)
+        """Only to log a refused address once a minute."""
         self.timed_out = 0
         """Connections closed by a watchdog (headers or body too slow)."""
         self.too_many = self._too_many_response(settings)
@@ -116,11 +119,14 @@ class Edge:
             log.warning("malformed request from %s: %s%s", address, reason, more)
 
     def warn_too_many(self, address: str) -> None:
+        if not self.refused.first_refusal_in_window(address):
+            return
         allowed, held = self.refusal_log.allow()
         if allowed:
             more = f" ({held} more not logged)" if held else ""
             log.warning(
-                "refused a connection from %s: it holds %d already%s",
+                "refused a connection from %s: it holds %d already "
+                "(further refusals this minute not logged)%s",
                 address,
                 self.settings.connections_per_address,
                 more,

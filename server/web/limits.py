@@ -21,10 +21,12 @@ from protocol.errors import ErrorCode
 from server.config import Settings
 from server.web.addresses import TrustedProxies, client_address
 from server.web.errors import Handler, error_response
-from server.web.throttle import Throttle, retry_after
+from server.web.throttle import LogBudget, Throttle, retry_after
 
 log = logging.getLogger(__name__)
 
+LOG_LINES = 20
+"""Refusal lines a minute, at most, over all addresses."""
 REDEEM = ("POST", "/api/v1/invites/redeem")
 UPGRADE = ("GET", "/api/v1/ws")
 
@@ -43,6 +45,8 @@ class Limits:
         self.upgrade = Throttle(
             per_minute=settings.upgrades_per_minute, burst=settings.upgrade_burst
         )
+        self.log_budget = LogBudget(lines=LOG_LINES, window=60.0)
+        """Many addresses at once (a botnet) still write a bounded log."""
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -56,7 +60,7 @@ class Limits:
         address = client_address(request, self.trusted)
         wait = throttle.check(address)
         if wait is not None:
-            if throttle.first_refusal_in_window(address):
+            if throttle.first_refusal_in_window(address) and self.log_budget.allow()[0]:
                 log.warning(
                     "rate limit: too many %s from %s; refusing for %s s "
                     "(further refusals this minute not logged)",

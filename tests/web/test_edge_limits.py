@@ -44,6 +44,9 @@ def test_connections_past_the_limit_per_address_are_answered_429_and_closed(
             assert refused.json()["error"]["code"] == "rate_limited"
             assert int(refused.headers["retry-after"]) >= 1
             assert refused.headers["x-content-type-options"] == "nosniff"
+            for _ in range(5):
+                with connect(server.port) as extra:
+                    assert read_answer(extra).status == 429
             # Another address is not affected.
             assert request(server.port, HEALTH, source="127.0.0.2").status == 200
             # A held connection still works, and once one closes there is room again.
@@ -55,6 +58,11 @@ def test_connections_past_the_limit_per_address_are_answered_429_and_closed(
         finally:
             for sock in held:
                 sock.close()
+        server.stop()
+    # Once per address and minute, never per refused connection.
+    assert server.process.stderr.count("refused a connection from 127.0.0.1") == 1, (
+        server.process.stderr
+    )
 
 
 def test_redeem_attempts_are_limited_per_address_with_back_off_after_failures(
