@@ -65,10 +65,13 @@ def test_a_body_that_stops_coming_is_cut_off_after_the_body_timeout(
         b"POST /api/v1/invites/redeem HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 100\r\n\r\n{"
     )
-    with sqlite_server(sqlite_template, tmp_path, **TIMEOUTS) as server, connect(server.port) as s:
-        s.sendall(head)
-        waited = seconds_until_closed(s, limit=10)
+    with sqlite_server(sqlite_template, tmp_path, **TIMEOUTS) as server:
+        with connect(server.port) as s:
+            s.sendall(head)
+            waited = seconds_until_closed(s, limit=10)
+        server.stop()
     assert 0.8 <= waited < 4
+    assert "Traceback" not in server.process.stderr, server.process.stderr
 
 
 def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(

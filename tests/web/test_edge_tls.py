@@ -24,7 +24,7 @@ import websockets
 from server.web.security import HSTS
 from tests.support.live import LiveRoom
 from tests.support.processes import ROOT, free_port, run_parley
-from tests.support.rawhttp import sqlite_server
+from tests.support.rawhttp import connect, seconds_until_closed, sqlite_server
 from tests.support.services import need, nginx_binary, nginx_problem
 from tests.support.tls import client_context, make_certificate
 
@@ -107,6 +107,24 @@ async def test_parley_serve_speaks_https_with_a_certificate_and_key(
         assert server.base_url.startswith("https://")
         room = await server.create_room()
         await check_https(server.base_url, server.public_url, context, room)
+
+
+def test_a_tls_handshake_that_never_comes_is_cut_off_after_the_header_timeout(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    cert, key = make_certificate(tmp_path / "tls")
+    with (
+        sqlite_server(
+            sqlite_template,
+            tmp_path / "server",
+            tls=client_context(cert),
+            PARLEY_TLS_CERT=str(cert),
+            PARLEY_TLS_KEY=str(key),
+            PARLEY_HEADER_TIMEOUT="1",
+        ) as server,
+        connect(server.port) as silent,
+    ):
+        assert seconds_until_closed(silent, limit=10) < 4
 
 
 def test_tls_needs_both_a_certificate_and_a_key(tmp_path: Path) -> None:
