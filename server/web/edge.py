@@ -74,8 +74,6 @@ class Edge:
         self.refusal_log = LogBudget(lines=MALFORMED_LOG_LINES, window=60.0)
         self.refused = Throttle(per_minute=1, burst=1, log_window=60.0)
         """Only to log a refused address once a minute."""
-        self.timed_out = 0
-        """Connections closed by a watchdog (headers or body too slow)."""
         self.too_many = self._too_many_response(settings)
 
     def admit(self, address: str) -> bool:
@@ -219,7 +217,6 @@ class EdgeProtocol(RequestHandler):
             self._enter(Phase.BUSY)
             return
         if self._phase in (Phase.HEADERS, Phase.BODY):
-            self._edge.timed_out += 1
             log.debug("closing %s: %s too slow", self._address, self._phase.value)
             self.force_close()
 
