@@ -35,7 +35,8 @@ class ErrorCode(StrEnum):
     TOO_LONG = "too_long"
     """A text field is longer than the documented limit; ``field`` names it."""
     RATE_LIMITED = "rate_limited"
-    """Too many commands per second on this connection; nothing was done, retry later."""
+    """Too many commands per second on this connection, or (HTTP 429, with ``Retry-After``) too
+    many connections, redemptions or new WebSockets from this address; nothing was done."""
     UNAVAILABLE = "unavailable"
     """The server is shutting down or its database is unreachable; retry later."""
     INTERNAL_ERROR = "internal_error"

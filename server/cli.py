@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from server import __version__
@@ -74,11 +75,23 @@ async def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.openfiles import raise_open_file_limit
     from server.services.signing import KeyFileError, load_signer
     from server.storage.migrate import schema_is_current
     from server.web.runner import ListenError, serve
+    from server.web.tls import TLSConfigError, server_context
 
-    settings = settings.with_overrides(host=args.host, port=args.port)
+    settings = settings.with_overrides(
+        host=args.host, port=args.port, tls_cert=args.certfile, tls_key=args.keyfile
+    )
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise CliError("TLS needs both a certificate and a key (--certfile and --keyfile)", 2)
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        try:
+            server_context(settings.tls_cert, settings.tls_key)  # fail here, not at startup
+        except TLSConfigError as exc:
+            raise CliError(str(exc)) from None
+    print(raise_open_file_limit().describe(), flush=True)
     ensure_data_dir(settings)
     try:
         load_signer(settings.signing_key_path, settings.public_url)  # fail here, not at startup
@@ -154,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = verbs.add_parser("serve", help="run the server", description="Run the server.")
     serve.add_argument("--host", help="address to listen on (PARLEY_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (PARLEY_PORT, default 8080)")
+    serve.add_argument(
+        "--certfile", type=Path, help="serve HTTPS with this certificate chain (PARLEY_TLS_CERT)"
+    )
+    serve.add_argument(
+        "--keyfile", type=Path, help="the certificate's private key (PARLEY_TLS_KEY)"
+    )
     serve.set_defaults(run=cmd_serve)
 
     db = verbs.add_parser("db", help="database maintenance", description="Database maintenance.")

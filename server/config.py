@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -34,6 +35,18 @@ class Settings:
         queue_frames: frames held for a slow reader before it is closed (4008).
         send_buffer_bytes: bytes a socket may hold unread by its peer before it is closed (4008).
         hello_timeout: seconds a new WebSocket has to send ``hello``.
+        header_timeout: seconds a connection has to send a request's complete headers, counted
+            from its first byte (or from the connection's opening).
+        body_timeout: seconds a request has to send its complete body after its headers.
+        keepalive_timeout: seconds an idle keep-alive connection is held between requests.
+        connections_per_address: concurrent connections from one client address (not counting
+            trusted proxies, which should enforce their own limit).
+        redeem_per_minute, redeem_burst: each address's token bucket for invite redemption.
+        redeem_backoff_after: failed redemptions in a row after which an address waits
+            1, 2, 4 ... seconds (up to ``redeem_backoff_cap``) before the next attempt.
+        upgrades_per_minute, upgrade_burst: each address's token bucket for new WebSockets.
+        trusted_proxies: networks whose ``X-Forwarded-For`` names the client address.
+        tls_cert, tls_key: serve HTTPS with this certificate chain and private key.
     """
 
     data_dir: Path
@@ -52,6 +65,24 @@ class Settings:
     queue_frames: int = 2_000
     send_buffer_bytes: int = 4 * 2**20
     hello_timeout: float = 10.0
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keepalive_timeout: float = 30.0
+    connections_per_address: int = 256
+    redeem_per_minute: int = 60
+    redeem_burst: int = 60
+    redeem_backoff_after: int = 10
+    redeem_backoff_cap: float = 900.0
+    upgrades_per_minute: int = 120
+    upgrade_burst: int = 240
+    trusted_proxies: tuple[str, ...] = ()
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    @property
+    def https(self) -> bool:
+        """The public URL is https: cookies are ``Secure`` and HSTS is sent."""
+        return self.public_url.startswith("https:")
 
     @property
     def database_kind(self) -> str:
@@ -113,7 +144,38 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_frames=_int(env, "PARLEY_QUEUE_FRAMES", 2_000, 10, 1_000_000),
         send_buffer_bytes=_int(env, "PARLEY_SEND_BUFFER_BYTES", 4 * 2**20, 64 * 1024, 1024 * 2**20),
         hello_timeout=float(_int(env, "PARLEY_HELLO_TIMEOUT", 10, 1, 3600)),
+        header_timeout=float(_int(env, "PARLEY_HEADER_TIMEOUT", 10, 1, 3600)),
+        body_timeout=float(_int(env, "PARLEY_BODY_TIMEOUT", 30, 1, 3600)),
+        keepalive_timeout=float(_int(env, "PARLEY_KEEPALIVE_TIMEOUT", 30, 1, 3600)),
+        connections_per_address=_int(env, "PARLEY_CONNECTIONS_PER_ADDRESS", 256, 1, 1_000_000),
+        redeem_per_minute=_int(env, "PARLEY_REDEEM_PER_MINUTE", 60, 1, 1_000_000),
+        redeem_burst=_int(env, "PARLEY_REDEEM_BURST", 60, 1, 1_000_000),
+        redeem_backoff_after=_int(env, "PARLEY_REDEEM_BACKOFF_AFTER", 10, 1, 1_000_000),
+        redeem_backoff_cap=float(_int(env, "PARLEY_REDEEM_BACKOFF_CAP", 900, 1, 86_400)),
+        upgrades_per_minute=_int(env, "PARLEY_UPGRADES_PER_MINUTE", 120, 1, 1_000_000),
+        upgrade_burst=_int(env, "PARLEY_UPGRADE_BURST", 240, 1, 1_000_000),
+        trusted_proxies=_networks(env, "PARLEY_TRUSTED_PROXIES"),
+        tls_cert=_path(env, "PARLEY_TLS_CERT"),
+        tls_key=_path(env, "PARLEY_TLS_KEY"),
     )
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, each checked and normalised."""
+    found = []
+    for item in env.get(name, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise SettingsError(f"{name}: {item.strip()!r} is not an address or network") from None
+    return tuple(found)
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name)
+    return Path(raw).expanduser() if raw else None
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

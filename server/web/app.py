@@ -1,4 +1,4 @@
-"""The application factory: composes settings, database, log writer, services and routes once."""
+"""The application factory: settings, the edge's limits, the services and the routes, once."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from server.config import Settings
 from server.web import api, gateway, health, ledger_api, negotiation_api
 from server.web.errors import error_middleware
 from server.web.keys import CONNECTIONS, SERVICES, SETTINGS
-from server.web.security import security_headers
+from server.web.limits import Limits
+from server.web.security import add_security_headers
 
 
 def init_app(settings: Settings) -> web.Application:
     """Build the aiohttp application for ``settings``; resources open on startup."""
     app = web.Application(
-        middlewares=[security_headers, error_middleware], client_max_size=256 * 1024
+        middlewares=[Limits(settings).middleware, error_middleware], client_max_size=256 * 1024
     )
+    app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
     app[CONNECTIONS] = set()
     app.cleanup_ctx.append(_services)

@@ -126,6 +126,7 @@ _HTTP_CODES = {
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
+    429: ErrorCode.RATE_LIMITED,
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -141,7 +142,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
         code = _HTTP_CODES.get(exc.status, ErrorCode.BAD_REQUEST)
-        return error_response(code, exc.reason, exc.status)
+        response = error_response(code, exc.reason, exc.status)
+        if "Allow" in exc.headers:  # RFC 9110: a 405 names the methods the resource has
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception as exc:
         code, message, status, field = describe(exc)
         if code == ErrorCode.INTERNAL_ERROR:

@@ -6,10 +6,13 @@ import asyncio
 import signal
 from collections.abc import Callable
 
-from aiohttp import web
-
 from server.config import Settings
 from server.web.app import init_app
+from server.web.edge import EdgeRunner
+from server.web.tls import Site, server_context
+
+BACKLOG = 4096
+"""Connections the kernel queues before the server accepts them (capped by somaxconn)."""
 
 
 class ListenError(OSError):
@@ -18,9 +21,19 @@ class ListenError(OSError):
 
 async def serve(settings: Settings, on_ready: Callable[[str], None]) -> None:
     """Serve ``settings`` until a signal arrives; every socket is closed before returning."""
-    runner = web.AppRunner(init_app(settings), handle_signals=False)
+    context = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        context = server_context(settings.tls_cert, settings.tls_key)
+    runner = EdgeRunner(init_app(settings), settings, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = Site(
+        runner,
+        settings.host,
+        settings.port,
+        ssl_context=context,
+        backlog=BACKLOG,
+        handshake_timeout=settings.header_timeout,
+    )
     try:
         await site.start()
     except OSError as exc:
@@ -32,7 +45,8 @@ async def serve(settings: Settings, on_ready: Callable[[str], None]) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    on_ready(f"http://{settings.host}:{settings.port}")
+    scheme = "https" if context is not None else "http"
+    on_ready(f"{scheme}://{settings.host}:{settings.port}")
     try:
         await stop.wait()
     finally:

@@ -1,10 +1,18 @@
-"""Security headers on every response: a strict Content-Security-Policy and friends."""
+"""Security headers on every response: a strict Content-Security-Policy and friends.
+
+They are added as each response is prepared (``on_response_prepare``), so they reach every
+answer the application routes: handlers' own, errors raised by aiohttp (404 for unknown paths,
+405, 413), streamed downloads and WebSocket upgrades. Answers to requests too malformed to
+route are built by :mod:`server.web.edge`, which adds the same headers.
+"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from server.web.errors import Handler
+from server.config import Settings
+from server.web.auth import COOKIE
+from server.web.keys import SETTINGS
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -20,14 +28,31 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 
+REDEEM_PATH = "/api/v1/invites/redeem"
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers.update(HEADERS)
-        raise
-    if not response.prepared:
-        response.headers.update(HEADERS)
-    return response
+HSTS = "max-age=31536000"
+"""One year; sent only when the public URL is https (a browser ignores it over plain HTTP)."""
+
+
+def headers_for(settings: Settings) -> dict[str, str]:
+    """The headers every answer of a server with ``settings`` carries."""
+    if settings.https:
+        return {**HEADERS, "Strict-Transport-Security": HSTS}
+    return dict(HEADERS)
+
+
+def carries_session(request: web.BaseRequest, response: web.StreamResponse) -> bool:
+    """Whether the answer holds or depends on a session: no cache may keep it."""
+    return (
+        request.path == REDEEM_PATH
+        or "Authorization" in request.headers
+        or COOKIE in request.cookies
+        or COOKIE in response.cookies
+    )
+
+
+async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: the security headers, and ``no-store`` where a session is."""
+    response.headers.update(headers_for(request.app[SETTINGS]))
+    if carries_session(request, response):
+        response.headers["Cache-Control"] = "no-store"

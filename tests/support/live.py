@@ -8,6 +8,7 @@ is redeemed over HTTP, exactly as a delegate would.
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -47,25 +48,37 @@ class LiveRoom:
 class LiveServer:
     """``parley serve`` for one test; :meth:`create_room` makes rooms it serves."""
 
-    def __init__(self, db_url: str, data_dir: Path, **settings: str) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        data_dir: Path,
+        *,
+        public_url: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        **settings: str,
+    ) -> None:
+        """``public_url`` defaults to the server's own address; ``tls`` is a client context
+        trusting the certificate of a server that serves HTTPS itself."""
         self.db_url = db_url
         self.port = free_port()
-        self.public_url = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.public_url = public_url or self.base_url
         env = parley_env(
             PARLEY_DATA_DIR=str(data_dir),
             PARLEY_DATABASE_URL=db_url,
             PARLEY_PUBLIC_URL=self.public_url,
             **settings,
         )
-        self.process = ServerProcess(env, port=self.port)
+        self.process = ServerProcess(env, port=self.port, tls=tls)
 
     @property
     def base_url(self) -> str:
-        return self.public_url
+        """Where the server listens (the public URL may name a proxy in front of it)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/api/v1/ws"
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/api/v1/ws"
 
     def start(self) -> None:
         self.process.start()
@@ -77,7 +90,7 @@ class LiveServer:
         created = await create_room(self.db_url, self.public_url, setup or three_party_setup())
         seats = {}
         for seat in created.seats:
-            token = redeem(self.base_url, seat.invite_url)["token"]
+            token = redeem(self.base_url, seat.invite_url, context=self.tls)["token"]
             seats[seat.id] = LiveSeat(
                 seat.id, seat.role.value, seat.party, seat.name, seat.invite_url, token
             )
@@ -103,6 +116,7 @@ def http(
     *,
     token: str | None = None,
     headers: dict[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, Any]:
     """One HTTP request; returns (status, parsed JSON body or None)."""
     data = None if body is None else json.dumps(body).encode()
@@ -112,7 +126,7 @@ def http(
     all_headers.update(headers or {})
     request = urllib.request.Request(url, data=data, method=method, headers=all_headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             raw = response.read()
             if raw and response.headers.get_content_type() != "application/json":
                 return response.status, raw.decode()  # documents (Markdown, HTML)
@@ -122,9 +136,12 @@ def http(
         return exc.code, json.loads(raw) if raw else None
 
 
-def redeem(base_url: str, invite_url: str) -> dict[str, Any]:
+def redeem(
+    base_url: str, invite_url: str, *, context: ssl.SSLContext | None = None
+) -> dict[str, Any]:
     token = invite_url.split("#", 1)[1]
-    status, body = http("POST", f"{base_url}/api/v1/invites/redeem", {"token": token})
+    url = f"{base_url}/api/v1/invites/redeem"
+    status, body = http("POST", url, {"token": token}, context=context)
     assert status == 200, body
     return dict(body)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -38,14 +39,25 @@ def run_parley(
 class ServerProcess:
     """``parley serve`` on a free port, stopped with SIGTERM (or killed) on :meth:`stop`."""
 
-    def __init__(self, env: Mapping[str, str], port: int | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        port: int | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.env = dict(env)
+        self.tls = tls
+        """A client context trusting the server's certificate, when it serves HTTPS itself."""
         self.proc: subprocess.Popen[str] | None = None
+        self.stdout = self.stderr = ""
+        """What the server wrote, once it has stopped."""
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> None:
         self.proc = subprocess.Popen(
@@ -62,7 +74,8 @@ class ServerProcess:
                 _, err = self.proc.communicate()
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {err}")
             try:
-                with urllib.request.urlopen(self.base_url + "/api/v1/health", timeout=1):
+                url = self.base_url + "/api/v1/health"
+                with urllib.request.urlopen(url, timeout=1, context=self.tls):
                     return
             except OSError:
                 time.sleep(0.05)
@@ -75,8 +88,8 @@ class ServerProcess:
         else:
             self.proc.terminate()
         try:
-            self.proc.communicate(timeout=20)
+            self.stdout, self.stderr = self.proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.communicate()
+            self.stdout, self.stderr = self.proc.communicate()
         return self.proc.returncode

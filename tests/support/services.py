@@ -1,6 +1,6 @@
 """Finding the real services the suite runs against, and skipping or failing without them.
 
-With ``PARLEY_REQUIRE_SERVICES=1`` (CI sets it) a missing PostgreSQL, Redis or Chromium fails
+With ``PARLEY_REQUIRE_SERVICES=1`` (CI sets it) a missing PostgreSQL, Redis, Chromium or nginx fails
 the tests that need it instead of skipping them.
 """
 
@@ -49,3 +49,15 @@ def postgres_problem() -> str | None:
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+@functools.cache
+def nginx_binary() -> str | None:
+    """The nginx executable (Debian installs it in /usr/sbin, often off a user's PATH)."""
+    import shutil
+
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
+def nginx_problem() -> str | None:
+    return None if nginx_binary() else "no nginx executable (apt-get install nginx)"

@@ -88,6 +88,7 @@ WRITES = (
 UNEXERCISED: dict[tuple[str, int], str] = {
     **{(op, 503): "the log writer closes only while the server shuts down" for op in WRITES},
     ("getHealth", 503): "needs an unreachable database: test_health_without_database",
+    ("redeemInvite", 429): "needs a flood from one address: tests/web/test_edge_limits.py",
     ("openBackchannel", 409): "only when the room keeps changing under five retries in a row",
     **{
         (op, 409): "needs the log rewritten behind the server's back: tests/web/test_ledger_api.py"
