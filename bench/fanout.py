@@ -699,6 +699,12 @@ async def parley_server(
         PARLEY_QUEUE_FRAMES="1000000",
         PARLEY_SEND_BUFFER_BYTES=str(1024 * 2**20),
         PARLEY_HELLO_TIMEOUT="120",
+        # Every listener connects from 127.0.0.1: the edge's per-address limits must not count.
+        PARLEY_CONNECTIONS_PER_ADDRESS="1000000",
+        PARLEY_REDEEM_PER_MINUTE="1000000",
+        PARLEY_REDEEM_BURST="1000000",
+        PARLEY_UPGRADES_PER_MINUTE="1000000",
+        PARLEY_UPGRADE_BURST="1000000",
     )
     cli = [sys.executable, "-m", "server.cli"]
     upgrade = await asyncio.create_subprocess_exec(
