@@ -147,9 +147,11 @@ class RoomViews:
         return await self._log.history(state.room_id, viewer_of(seat), since=since, limit=limit)
 
     async def agenda(self, grant: Grant, room_id: str) -> AgendaBody:
-        state, _ = await self.seat(grant, room_id)
+        """The agenda is set before the whole room (issues added later too)."""
+        state, seat = await self.seat(grant, room_id)
+        public = visibility(EventKind.AGENDA_ISSUE_ADDED, None, viewer_of(seat), state) == FULL
         return AgendaBody(
-            issues=[IssueBody(**issue.as_body()) for issue in state.agenda.values()],
+            issues=[IssueBody(**i.as_body()) for i in state.agenda.values()] if public else [],
             stage=state.stage,
             stages=list(state.stages),
             rules=[RuleBody(**rule.as_body()) for rule in state.rules],
@@ -198,10 +200,10 @@ class RoomViews:
         return Comparison(from_=older.id, to=newer.id, terms=deal.compare(state, older, newer))
 
     async def coalitions(self, grant: Grant, room_id: str) -> CoalitionList:
-        """Coalitions are declared in the plenary, so every seat may know them."""
+        """Coalitions are declared before the whole room, so every seat may know them."""
         state, seat = await self.seat(grant, room_id)
         viewer = viewer_of(seat)
-        if visibility(EventKind.COALITION_DECLARED, "plenary", viewer, state) != FULL:
+        if visibility(EventKind.COALITION_DECLARED, None, viewer, state) != FULL:
             return CoalitionList(coalitions=[])
         return CoalitionList(
             coalitions=[
