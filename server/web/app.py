@@ -7,17 +7,28 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from server.config import Settings
+from server.exercise.scenarios import SCENARIOS
 from server.realtime.hub import Hub
 from server.services.access import AccessService
 from server.services.audit import AuditService
 from server.services.checkpoints import CheckpointService
 from server.services.commands import CommandService
+from server.services.organisers import OrganiserService
 from server.services.rooms import RoomService
 from server.services.signing import load_signer
 from server.services.states import RoomStates
 from server.storage.database import Database
 from server.storage.writer import LogWriter
-from server.web import api, gateway, health, ledger_api, negotiation_api
+from server.web import (
+    api,
+    browser_api,
+    browser_ws,
+    gateway,
+    health,
+    ledger_api,
+    negotiation_api,
+    webclient,
+)
 from server.web.errors import error_middleware
 from server.web.keys import (
     ACCESS,
@@ -27,6 +38,7 @@ from server.web.keys import (
     CONNECTIONS,
     DATABASE,
     HUB,
+    ORGANISERS,
     ROOMS,
     SETTINGS,
     STATES,
@@ -49,6 +61,9 @@ def init_app(settings: Settings) -> web.Application:
     app.add_routes(negotiation_api.routes)
     app.add_routes(gateway.routes)
     app.add_routes(ledger_api.routes)
+    app.add_routes(browser_api.routes)
+    app.add_routes(browser_ws.routes)
+    app.add_routes(webclient.routes)
     return app
 
 
@@ -81,6 +96,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[COMMANDS] = CommandService(db, writer, states)
     app[CHECKPOINTS] = checkpoints
     app[AUDIT] = AuditService(db, checkpoints, states)
+    app[ORGANISERS] = OrganiserService(db, app[ROOMS], settings.public_url, SCENARIOS)
     try:
         yield
     finally:

@@ -12,6 +12,7 @@ from server.services.access import AccessService
 from server.services.audit import AuditService
 from server.services.checkpoints import CheckpointService
 from server.services.commands import CommandService
+from server.services.organisers import OrganiserService
 from server.services.rooms import RoomService
 from server.services.states import RoomStates
 from server.storage.database import Database
@@ -30,4 +31,5 @@ ROOMS = web.AppKey("rooms", RoomService)
 COMMANDS = web.AppKey("commands", CommandService)
 CHECKPOINTS = web.AppKey("checkpoints", CheckpointService)
 AUDIT = web.AppKey("audit", AuditService)
+ORGANISERS = web.AppKey("organisers", OrganiserService)
 CONNECTIONS: web.AppKey[set[Connection]] = web.AppKey("connections")

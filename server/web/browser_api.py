@@ -1,0 +1,204 @@
+"""The browser's own HTTP routes: joining by invite, switching rooms, signing out, organisers.
+
+A browser never holds a token. Joining redeems the invite into two ``HttpOnly``,
+``SameSite=Strict`` cookies scoped to ``/api/``: ``parley_session`` (the room the page shows,
+which every route of :mod:`server.web.api` reads) and ``parley_seats`` (every seat this browser
+holds, one per room, for the WebSocket and for switching). An organiser link sets
+``parley_organiser``. Writes authenticated by a cookie must come from the server's own origin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from protocol.errors import ErrorCode
+from protocol.http import CreateRoomBody, OrganiserSessionBody, RedeemInvite, SwitchRoomBody
+from server.services.errors import Unauthenticated
+from server.services.organisers import Organiser
+from server.storage.access_store import Grant
+from server.web.api import read_body
+from server.web.auth import COOKIE, check_origin
+from server.web.errors import ApiError
+from server.web.keys import ACCESS, ORGANISERS, SETTINGS, STATES
+
+SEATS_COOKIE = "parley_seats"
+ORGANISER_COOKIE = "parley_organiser"
+SEPARATOR = "~"
+"""Between tokens in ``parley_seats``: never part of a token (URL-safe base64 and ``_``)."""
+MAX_SEATS = 16
+"""As many as one WebSocket may hold."""
+
+routes = web.RouteTableDef()
+
+
+def require_same_origin(request: web.Request) -> None:
+    """A cookie-authenticated write: an ``Origin`` header naming this server is required."""
+    if request.headers.get("Origin") is None:
+        raise ApiError(
+            ErrorCode.FORBIDDEN,
+            "a browser request that changes something must carry an Origin header",
+            status=403,
+            field="Origin",
+        )
+    check_origin(request)
+
+
+def seat_tokens(request: web.Request) -> list[str]:
+    raw = request.cookies.get(SEATS_COOKIE, "")
+    return [t for t in raw.split(SEPARATOR) if t][:MAX_SEATS]
+
+
+def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str) -> None:
+    secure = request.app[SETTINGS].public_url.startswith("https:")
+    response.set_cookie(name, value, httponly=True, samesite="Strict", secure=secure, path="/api/")
+
+
+async def _grants(request: web.Request, tokens: list[str]) -> list[tuple[str, Grant]]:
+    """The tokens that still work, with what they grant (revoked ones are dropped)."""
+    access = request.app[ACCESS]
+    out = []
+    for token in tokens:
+        try:
+            out.append((token, await access.authenticate(token)))
+        except Unauthenticated:  # rotated, revoked, or signed out elsewhere
+            continue
+    return out
+
+
+async def _seat_answer(request: web.Request, grant: Grant) -> dict[str, Any]:
+    state = await request.app[STATES].get(grant.room_id)
+    seat = state.seats[grant.seat_id]
+    return {
+        "room": grant.room_id,
+        "title": state.title,
+        "stage": state.stage,
+        "seat": {
+            "id": seat.id,
+            "role": seat.role.value,
+            "party": seat.party,
+            "name": seat.name,
+            "head": seat.head,
+        },
+    }
+
+
+@routes.post("/api/v1/browser/join")
+async def join(request: web.Request) -> web.Response:
+    """Redeem an invite into the browser's cookies; the answer holds no token."""
+    check_origin(request)
+    body = await read_body(request, RedeemInvite)
+    token, grant = await request.app[ACCESS].redeem(body.token)
+    kept = [
+        t for t, g in await _grants(request, seat_tokens(request)) if g.room_id != grant.room_id
+    ]
+    response = web.json_response(await _seat_answer(request, grant))
+    _set_cookie(request, response, COOKIE, token)
+    _set_cookie(request, response, SEATS_COOKIE, SEPARATOR.join([*kept, token][-MAX_SEATS:]))
+    return response
+
+
+@routes.get("/api/v1/browser/seats")
+async def list_seats(request: web.Request) -> web.Response:
+    """The seats this browser holds (one per room), which one the page shows; no tokens."""
+    current = request.cookies.get(COOKIE)
+    seats = []
+    for token, grant in await _grants(request, seat_tokens(request)):
+        seats.append({**await _seat_answer(request, grant), "current": token == current})
+    return web.json_response({"seats": seats})
+
+
+@routes.post("/api/v1/browser/switch")
+async def switch(request: web.Request) -> web.Response:
+    """Point ``parley_session`` at another room this browser holds a seat in."""
+    require_same_origin(request)
+    body = await read_body(request, SwitchRoomBody)
+    held = await _grants(request, seat_tokens(request))
+    if not held:
+        raise ApiError(
+            ErrorCode.UNAUTHENTICATED, "no session: open an invite link first", status=401
+        )
+    for token, grant in held:
+        if grant.room_id == body.room:
+            response = web.json_response(await _seat_answer(request, grant))
+            _set_cookie(request, response, COOKIE, token)
+            return response
+    raise ApiError(
+        ErrorCode.NOT_FOUND,
+        f"this browser holds no seat in room {body.room!r}",
+        status=404,
+        field="room",
+    )
+
+
+@routes.post("/api/v1/browser/signout")
+async def sign_out(request: web.Request) -> web.Response:
+    """End every session this browser holds, on the server, and drop its cookies."""
+    require_same_origin(request)
+    tokens = seat_tokens(request)
+    current = request.cookies.get(COOKIE)
+    if current and current not in tokens:
+        tokens.append(current)
+    ended = await request.app[ACCESS].end_sessions(tokens)
+    response = web.json_response({"ended": ended})
+    for name in (COOKIE, SEATS_COOKIE, ORGANISER_COOKIE):
+        response.del_cookie(name, path="/api/")
+    return response
+
+
+# -- organisers ---------------------------------------------------------------------------
+
+
+async def organiser_of(request: web.Request) -> Organiser:
+    token = request.cookies.get(ORGANISER_COOKIE)
+    if token is None:
+        raise ApiError(
+            ErrorCode.UNAUTHENTICATED,
+            "only an organiser may do this: open an organiser link first",
+            status=401,
+        )
+    return await request.app[ORGANISERS].authenticate(token)
+
+
+@routes.post("/api/v1/organiser/session")
+async def organiser_session(request: web.Request) -> web.Response:
+    check_origin(request)
+    body = await read_body(request, OrganiserSessionBody)
+    organiser = await request.app[ORGANISERS].authenticate(body.token)
+    response = web.json_response({"name": organiser.name})
+    _set_cookie(request, response, ORGANISER_COOKIE, body.token)
+    return response
+
+
+@routes.get("/api/v1/organiser/rooms")
+async def organiser_rooms(request: web.Request) -> web.Response:
+    organiser = await organiser_of(request)
+    service = request.app[ORGANISERS]
+    rooms = await service.rooms_of(organiser)
+    return web.json_response(
+        {
+            "name": organiser.name,
+            "scenarios": service.scenarios,
+            "rooms": [
+                {
+                    "id": r.room_id,
+                    "title": r.title,
+                    "scenario": r.scenario,
+                    "created_at": r.created_at.isoformat(),
+                }
+                for r in rooms
+            ],
+        }
+    )
+
+
+@routes.post("/api/v1/organiser/rooms")
+async def create_room(request: web.Request) -> web.Response:
+    require_same_origin(request)
+    organiser = await organiser_of(request)
+    body = await read_body(request, CreateRoomBody)
+    created = await request.app[ORGANISERS].create_room(organiser, body.scenario)
+    answer = created.as_json()
+    answer["title"] = created.title
+    return web.json_response(answer, status=201)
