@@ -11,7 +11,7 @@ import { Counts, Disclosure, Seats, StageControl } from "./views/console.js";
 import { Header } from "./views/header.js";
 import { MessagePane } from "./views/messages.js";
 import { OrganiserPage } from "./views/organiser.js";
-import { ProposalList } from "./views/proposals.js";
+import { ProposalList, TableProposal } from "./views/proposals.js";
 import { ThreadList } from "./views/threads.js";
 import { applyFilters, emptyFilters, Filters, Timeline } from "./views/timeline.js";
 
@@ -21,7 +21,7 @@ function DelegateView() {
       <aside class="left"><${ThreadList} /></aside>
       <${MessagePane} />
       <aside class="right" aria-label="Negotiation">
-        <${Agreement} /><${ProposalList} /><${Agenda} /><${Positions} /><${Coalitions} />
+        <${Agreement} /><${ProposalList} /><${Agenda} /><${TableProposal} /><${Positions} /><${Coalitions} />
       </aside>
     </div>`;
 }
@@ -44,7 +44,7 @@ function FacilitatorView() {
     <div class="layout">
       <aside class="left"><${ThreadList} /><${StageControl} /></aside>
       <${MessagePane} />
-      <aside class="right" aria-label="Console"><${Counts} /><${Seats} /><${Disclosure} /><${ProposalList} /></aside>
+      <aside class="right" aria-label="Console"><${Counts} /><${Seats} /><${Disclosure} /><${ProposalList} /><${TableProposal} /></aside>
     </div>`;
 }
 
@@ -64,6 +64,7 @@ function App() {
 }
 
 const root = document.getElementById("app");
+root.textContent = ""; // the boot message is not Preact's to diff against
 const draw = () => render(html`<${App} />`, root);
 subscribe(draw);
 setInterval(() => {

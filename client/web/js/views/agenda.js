@@ -12,7 +12,7 @@ export function Agenda() {
       <h2>Agenda</h2>
       <table class="agenda">
         <caption class="sr-only">Each party's latest tabled position per issue</caption>
-        <thead><tr><th scope="col">Issue</th>${parties.map((p) => html`<th scope="col">${partyName(room, p)}</th>`)}</tr></thead>
+        <thead><tr><th scope="col">Issue</th>${parties.map((p) => html`<th scope="col"><abbr title=${partyName(room, p)}>${p.toUpperCase()}</abbr></th>`)}</tr></thead>
         <tbody>
           ${room.agendaOrder.map((id) => {
             const issue = room.agenda[id];

@@ -82,8 +82,12 @@ export function ProposalList() {
       <h2>Proposals</h2>
       ${shown.length === 0 && html`<p class="empty">No proposals in this thread.</p>`}
       ${shown.slice().reverse().map((p) => html`<${ProposalCard} key=${p.id} room=${room} p=${p} />`)}
-      <${ProposalComposer} thread=${open} />
     </section>`;
+}
+
+export function TableProposal() {
+  const open = app.thread[app.current] || "plenary";
+  return html`<${ProposalComposer} thread=${open} />`;
 }
 
 function IssueInput({ issue }) {

@@ -46,6 +46,7 @@ function OpenBackchannel() {
     e.preventDefault();
     const parties = [...e.target.querySelectorAll("input[type=checkbox]:checked")].map((c) => c.value);
     act("open-backchannel", { type: "open_backchannel", parties, title });
+    e.target.reset();
     setTitle("");
   };
   return html`
