@@ -55,7 +55,9 @@ export function canonical(value) {
 export const leafHash = (record) => sha256(concat(Uint8Array.of(0), enc.encode(canonical(record))));
 
 export async function parseKey(text) {
-  const [name, kid, key] = text.trim().split("+");
+  // name+kid+base64: the base64 part may itself hold "+", so split at the first two only.
+  const [name, kid, ...rest] = text.trim().split("+");
+  const key = rest.join("+");
   if (!name || !/^[0-9a-f]{8}$/.test(kid || "") || !key) throw new ProofError("the verifier key is malformed");
   const raw = unbase64(key);
   if (raw.length !== 33 || raw[0] !== 1) throw new ProofError("the verifier key is not an Ed25519 key");

@@ -13,7 +13,7 @@ export function StageControl() {
     <section aria-label="Stage" class="panel">
       <h2>Stage</h2>
       <ol class="stages">${room.stages.map((s) => html`<li class=${s === room.stage ? "now" : ""} aria-current=${s === room.stage ? "step" : "false"}>${s}</li>`)}</ol>
-      <label>Move to <select value=${target} onChange=${(e) => setTo(e.target.value)}>
+      <label>Move to <select aria-label="Move to" value=${target} onChange=${(e) => setTo(e.target.value)}>
         ${room.stages.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
       <button type="button" onClick=${() => act("stage", { type: "change_stage", to: target })}>Change stage</button>
       <${ErrorNote} control="stage" />

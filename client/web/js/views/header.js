@@ -35,7 +35,7 @@ export function Header() {
         </span>
         ${app.seats.length > 1 && html`
           <label class="switch">Room
-            <select value=${app.current} onChange=${(e) => switchRoom(e.target.value)}>
+            <select aria-label="Room" value=${app.current} onChange=${(e) => switchRoom(e.target.value)}>
               ${app.seats.map((s) => html`<option value=${s.room}>${s.title} — ${s.seat.name}</option>`)}
             </select>
           </label>`}

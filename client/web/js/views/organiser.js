@@ -33,7 +33,7 @@ export function OrganiserPage() {
       <h1>Rooms of ${data.name}</h1>
       <form class="card" aria-label="Create a room" onSubmit=${create}>
         <h2>Create a room</h2>
-        <label>Scenario <select name="scenario">${data.scenarios.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
+        <label>Scenario <select aria-label="Scenario" name="scenario">${data.scenarios.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
         <button type="submit">Create room</button>
         ${error && html`<p role="alert" class="refusal">${error}</p>`}
       </form>

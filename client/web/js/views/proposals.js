@@ -97,7 +97,7 @@ function IssueInput({ issue }) {
   if (issue.type === "date") return html`<label>${label}<input name=${name} type="date" min=${issue.min} max=${issue.max} /></label>`;
   if (issue.type === "text") return html`<label>${label}<input name=${name} /></label>`;
   const options = issue.type === "yesno" ? [["true", "yes"], ["false", "no"]] : (issue.options || []).map((o) => [o, o]);
-  return html`<label>${label}<select name=${name}><option value="">—</option>${options.map(([v, t]) => html`<option value=${v}>${t}</option>`)}</select></label>`;
+  return html`<label>${label}<select aria-label=${label} name=${name}><option value="">—</option>${options.map(([v, t]) => html`<option value=${v}>${t}</option>`)}</select></label>`;
 }
 
 function termValue(issue, raw) {
@@ -135,9 +135,9 @@ function ProposalComposer({ thread }) {
       <label>Title <input name="title" maxlength="200" /></label>
       ${room.agendaOrder.map((id) => html`<${IssueInput} key=${id} issue=${room.agenda[id]} />`)}
       <label>Clauses, one per line <textarea name="clauses" rows="2"></textarea></label>
-      ${siblings.length > 0 && html`<label>Counter to <select name="parent"><option value="">— none —</option>
+      ${siblings.length > 0 && html`<label>Counter to <select aria-label="Counter to" name="parent"><option value="">— none —</option>
         ${siblings.map((p) => html`<option value=${p.id}>${p.title || p.id}</option>`)}</select></label>`}
-      ${coalitions.length > 0 && html`<label>Joint proposal of <select name="coalition"><option value="">— my party only —</option>
+      ${coalitions.length > 0 && html`<label>Joint proposal of <select aria-label="Joint proposal of" name="coalition"><option value="">— my party only —</option>
         ${coalitions.map((c) => html`<option value=${c.id}>${c.name}</option>`)}</select></label>`}
       <button type="submit">Table proposal</button>
       <${ErrorNote} control="table-proposal" />

@@ -34,7 +34,7 @@ export function Filters({ filters, onChange }) {
   const kinds = [...new Set(room.timeline.map((e) => e.kind))].sort();
   const field = (name, label, options) => html`
     <label>${label}
-      <select value=${filters[name]} onChange=${(e) => onChange({ ...filters, [name]: e.target.value })}>
+      <select aria-label=${label} value=${filters[name]} onChange=${(e) => onChange({ ...filters, [name]: e.target.value })}>
         <option value="">All</option>
         ${options.map(([v, t]) => html`<option value=${v}>${t}</option>`)}
       </select>
@@ -69,6 +69,7 @@ export function Timeline({ entries, failed }) {
               <time datetime=${e.ts}>${e.ts.slice(0, 19).replace("T", " ")}</time>
             </header>
             <p class=${e.sealed ? "hash" : "text"}>${e.sealed ? `Sealed · leaf ${e.leafHash}` : describe(room, e)}</p>
+            ${failed === e.seq && html`<p class="refusal">This entry failed verification.</p>`}
           </article>`)}
       </div>
     </main>`;
