@@ -73,18 +73,23 @@ class Site:
     def invite(self, seat_id: str) -> str:
         return next(s.invite_url for s in self.room.seats if s.id == seat_id)
 
+    def token(self, seat_id: str) -> str:
+        """A session token of the seat, for the test's own HTTP calls."""
+        if seat_id not in self.tokens:
+            self.tokens[seat_id] = redeem(self.server.base_url, self.invite(seat_id))["token"]
+        return self.tokens[seat_id]
+
     def command(self, seat_id: str, type: str, **fields: Any) -> dict[str, Any]:
         """Act as ``seat_id`` over HTTP (the program's way, with a bearer token): for setting
         a scene quickly around the person the test drives through the page."""
-        if seat_id not in self.tokens:
-            self.tokens[seat_id] = redeem(self.server.base_url, self.invite(seat_id))["token"]
+        token = self.token(seat_id)
         self.counter = getattr(self, "counter", 0) + 1
         frame = {"v": 1, "type": type, "id": f"t-{self.counter}", "room": self.room.room_id}
         status, body = http(
             "POST",
             f"{self.server.base_url}/api/v1/rooms/{self.room.room_id}/commands",
             {**frame, **fields},
-            token=self.tokens[seat_id],
+            token=token,
         )
         assert status == 201, body
         return dict(body)
