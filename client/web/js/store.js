@@ -46,7 +46,7 @@ export const socket = new RoomSocket({
       const room = app.rooms[frame.room];
       if (!room) return;
       let next = foldEvent(room, frame);
-      const open = app.thread[frame.room];
+      const open = app.thread[frame.room] || "plenary";
       if (frame.room === app.current && frame.record && frame.record.thread === open) next = markRead(next, open);
       setRoom(frame.room, next);
     } else if (frame.type === "synced") {

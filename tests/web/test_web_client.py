@@ -1,0 +1,87 @@
+"""The browser client's files as the server serves them, and what they must never contain."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from server.web.security import CONTENT_SECURITY_POLICY
+from tests.support.live import LiveServer
+
+WEB = Path(__file__).resolve().parents[2] / "client" / "web"
+FORBIDDEN = re.compile(
+    r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\s*\(|new Function"
+)
+
+
+def own_files() -> list[Path]:
+    return [
+        p
+        for p in WEB.rglob("*")
+        if p.is_file() and "vendor" not in p.parts and "node_modules" not in p.parts
+    ]
+
+
+def test_the_client_never_inserts_html_or_evaluates_strings() -> None:
+    files = [p for p in own_files() if p.suffix in {".js", ".html"}]
+    assert len(files) > 10
+    found = [
+        f"{p.relative_to(WEB)}:{n}: {line.strip()}"
+        for p in files
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if FORBIDDEN.search(line)
+    ]
+    assert found == []
+
+
+def test_the_client_has_no_inline_script_style_or_handler() -> None:
+    page = (WEB / "index.html").read_text()
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page)
+    assert not re.search(r"<style|\sstyle=|\son[a-z]+=", page)
+    for p in own_files():
+        if p.suffix == ".js":
+            assert "style=" not in p.read_text(), p
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_page_and_its_modules_are_served_under_the_strict_policy(
+    live_server: LiveServer,
+) -> None:
+    base = live_server.base_url
+    for path in ("/", "/join", "/organise"):
+        status, headers, body = get(base + path)
+        assert status == 200 and headers["Content-Type"].startswith("text/html")
+        assert b'<script type="module" src="/web/js/main.js">' in body
+        assert headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Cache-Control"] == "no-cache"
+    for path, media in (
+        ("/web/js/main.js", "text/javascript"),
+        ("/web/vendor/preact.module.js", "text/javascript"),
+        ("/web/app.css", "text/css"),
+        ("/web/favicon.svg", "image/svg+xml"),
+    ):
+        status, headers, _ = get(base + path)
+        assert (status, headers["Content-Type"].split(";")[0]) == (200, media), path
+    for path in (
+        "/web/package.json",
+        "/web/package-lock.json",
+        "/web/node_modules/preact/package.json",
+        "/web/vendor/README.md",
+        "/web/%2e%2e/%2e%2e/server/config.py",
+        "/web/js/../../../pyproject.toml",
+    ):
+        assert get(base + path)[0] == 404, path
