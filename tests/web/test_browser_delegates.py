@@ -170,6 +170,40 @@ def test_proposals_counters_and_concessions_show_term_by_term(people: People) ->
     screenshot(us, "delegate")
 
 
+def test_confidential_positions_are_shown_only_to_their_party(people: People) -> None:
+    own = people["us-1"].get_by_role("region", name="Confidential positions")
+    expect(own).to_contain_text("27,000 troops")
+    expect(own).to_contain_text("1973-06-30")
+    drv = people["drv-1"].get_by_role("region", name="Confidential positions")
+    expect(drv).to_contain_text("1973-04-30")
+    expect(drv).not_to_contain_text("27,000")
+
+
+def test_a_coalition_is_declared_joined_and_tables_a_joint_proposal(people: People) -> None:
+    us, rvn, drv = people["us-1"], people["rvn-1"], people["drv-1"]
+    form = us.get_by_role("form", name="Declare a coalition")
+    form.get_by_label("Coalition name").fill("Allies")
+    form.get_by_label("Republic of Vietnam", exact=True).check()
+    form.get_by_role("button", name="Declare coalition").click()
+    rvn.get_by_role("region", name="Coalitions").get_by_role("button", name="Join Allies").click()
+    expect(rvn.get_by_role("navigation", name="Threads")).to_contain_text("Allies caucus")
+    expect(us.get_by_role("navigation", name="Threads")).to_contain_text("Allies caucus")
+    expect(drv.get_by_role("navigation", name="Threads")).not_to_contain_text("Allies")
+    form = us.get_by_role("form", name="Table a proposal")
+    form.get_by_label("Title").fill("Joint text")
+    form.get_by_label("Supervisory commission personnel (personnel)").fill("1200")
+    form.get_by_label("Joint proposal of").select_option(label="Allies")
+    form.get_by_role("button", name="Table proposal").click()
+    rvn.get_by_role("button", name=re.compile("^Plenary")).click()
+    draft = card(rvn, "Joint text")
+    expect(draft).to_contain_text("draft")
+    expect(card(drv, "Joint text")).to_have_count(0)
+    draft.get_by_role("button", name="Endorse joint proposal").click()
+    tabled = card(drv, "Joint text")
+    expect(tabled).to_contain_text("open")
+    expect(tabled).to_contain_text("Republic of Vietnam & United States")
+
+
 def test_the_agreement_is_reached_shown_and_signed(people: People) -> None:
     for seat in ("drv-1", "rvn-1", "prg-1"):
         page = people[seat]

@@ -242,3 +242,15 @@ export function proposalStatus(room, p) {
   if (parties.length && accepting.length === parties.length) return "agreed";
   return "open";
 }
+
+/** Threads the seat may open, as server/domain/visibility.py judges them: the plenary, its
+ * party's caucuses and back-channels, and threads disclosed to everyone; the facilitator sees
+ * every thread (as room policy allows, the server's events decide what it can read). */
+export function visibleThreads(room, seat) {
+  return room.threadOrder.map((id) => room.threads[id]).filter((t) =>
+    t.kind === "plenary" ||
+    seat.role === "facilitator" ||
+    (seat.role === "observer" && t.disclosedTo) ||
+    (seat.party && t.parties.includes(seat.party)) ||
+    t.disclosedTo === "everyone");
+}

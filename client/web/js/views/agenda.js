@@ -52,7 +52,7 @@ export function Coalitions() {
   const declare = (e) => {
     e.preventDefault();
     const form = new FormData(e.target);
-    const parties = [seat.party, ...form.getAll("party")];
+    const parties = form.getAll("party");
     act("declare-coalition", { type: "declare_coalition", parties, name: String(form.get("name") || "") });
     e.target.reset();
   };

@@ -1,4 +1,5 @@
 import { html, useState } from "../html.js";
+import { visibleThreads } from "../state.js";
 import { act, app, currentRoom, currentSeat, openThread } from "../store.js";
 import { ErrorNote, partyName } from "./header.js";
 
@@ -17,8 +18,8 @@ export function ThreadList() {
     <nav aria-label="Threads" class="panel">
       <h2>Threads</h2>
       <ul class="threads">
-        ${room.threadOrder.map((id) => {
-          const t = room.threads[id];
+        ${visibleThreads(room, currentSeat().seat).map((t) => {
+          const id = t.id;
           const unread = room.unread[id] || 0;
           const pending = t.kind === "backchannel" && t.accepted.length < t.parties.length;
           return html`<li>
