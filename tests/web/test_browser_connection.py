@@ -123,3 +123,16 @@ def test_a_lost_answer_is_sent_again_with_its_id_and_applied_once(browser: Any, 
     south.wait_for_timeout(500)
     expect(connection(south)).not_to_contain_text("waiting to send")
     assert plenary_texts(room).count("Sent once, answered twice.") == 1
+
+
+def test_scrolling_back_pages_older_messages_from_the_server(browser: Any, room: Site) -> None:
+    for i in range(1, 231):
+        room.command("north-2", "post_message", thread="plenary", text=f"History {i:03d}.")
+    page = open_seat(browser, room, "south-2")
+    log = page.get_by_role("log", name="Messages")
+    expect(log).to_contain_text("History 230.")
+    expect(log).not_to_contain_text("History 001.")
+    with page.expect_request(re.compile(r".*/api/v1/rooms/[^/]+/events\?since=\d+&limit=200")):
+        page.get_by_role("button", name="Load earlier messages").click()
+    expect(log.get_by_role("article").filter(has_text="History 001.")).to_have_count(1)
+    expect(log.get_by_role("article").filter(has_text="History 100.")).to_have_count(1)
