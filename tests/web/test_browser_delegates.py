@@ -204,6 +204,19 @@ def test_a_coalition_is_declared_joined_and_tables_a_joint_proposal(people: Peop
     expect(tabled).to_contain_text("Republic of Vietnam & United States")
 
 
+def test_a_message_is_written_and_sent_with_the_keyboard_alone(people: People) -> None:
+    page = people["rvn-1"]
+    page.get_by_role("button", name=re.compile("^Plenary")).focus()
+    page.keyboard.press("Enter")
+    page.get_by_label("Message", exact=True).focus()
+    page.keyboard.type("Typed without a mouse.")
+    page.keyboard.press("Enter")
+    expect(messages(page)).to_contain_text("Typed without a mouse.")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Send"
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+
+
 def test_the_agreement_is_reached_shown_and_signed(people: People) -> None:
     for seat in ("drv-1", "rvn-1", "prg-1"):
         page = people[seat]
