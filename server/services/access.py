@@ -90,3 +90,14 @@ class AccessService:
         hashes = [token_hash(t) for t in session_tokens if t.startswith(SESSION_PREFIX)]
         async with self._db.write_engine.begin() as conn:
             return await access_store.revoke_sessions(conn, hashes, self._clock())
+
+    async def live_sessions(self, session_tokens: list[str]) -> list[tuple[str, Grant]]:
+        """The tokens that still work, with what each grants; rotated, revoked or signed-out
+        ones are left out (a browser's cookie may hold a few of those)."""
+        out = []
+        for token in session_tokens:
+            try:
+                out.append((token, await self.authenticate(token)))
+            except Unauthenticated:
+                continue
+        return out

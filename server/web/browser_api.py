@@ -15,9 +15,7 @@ from aiohttp import web
 
 from protocol.errors import ErrorCode
 from protocol.http import CreateRoomBody, OrganiserSessionBody, RedeemInvite, SwitchRoomBody
-from server.services.errors import Unauthenticated
 from server.services.organisers import Organiser
-from server.storage.access_store import Grant
 from server.web.api import read_body
 from server.web.auth import COOKIE, check_origin
 from server.web.errors import ApiError
@@ -55,23 +53,17 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, v
     response.set_cookie(name, value, httponly=True, samesite="Strict", secure=secure, path="/api/")
 
 
-async def _grants(request: web.Request, tokens: list[str]) -> list[tuple[str, Grant]]:
-    """The tokens that still work, with what they grant (revoked ones are dropped)."""
-    access = request.app[ACCESS]
-    out = []
-    for token in tokens:
-        try:
-            out.append((token, await access.authenticate(token)))
-        except Unauthenticated:  # rotated, revoked, or signed out elsewhere
-            continue
-    return out
+async def _held(request: web.Request, tokens: list[str]) -> list[tuple[str, str, str]]:
+    """(token, room, seat) of the tokens that still work."""
+    live = await request.app[ACCESS].live_sessions(tokens)
+    return [(token, grant.room_id, grant.seat_id) for token, grant in live]
 
 
-async def _seat_answer(request: web.Request, grant: Grant) -> dict[str, Any]:
-    state = await request.app[STATES].get(grant.room_id)
-    seat = state.seats[grant.seat_id]
+async def _seat_answer(request: web.Request, room_id: str, seat_id: str) -> dict[str, Any]:
+    state = await request.app[STATES].get(room_id)
+    seat = state.seats[seat_id]
     return {
-        "room": grant.room_id,
+        "room": room_id,
         "title": state.title,
         "stage": state.stage,
         "seat": {
@@ -90,10 +82,8 @@ async def join(request: web.Request) -> web.Response:
     check_origin(request)
     body = await read_body(request, RedeemInvite)
     token, grant = await request.app[ACCESS].redeem(body.token)
-    kept = [
-        t for t, g in await _grants(request, seat_tokens(request)) if g.room_id != grant.room_id
-    ]
-    response = web.json_response(await _seat_answer(request, grant))
+    kept = [t for t, room, _ in await _held(request, seat_tokens(request)) if room != grant.room_id]
+    response = web.json_response(await _seat_answer(request, grant.room_id, grant.seat_id))
     _set_cookie(request, response, COOKIE, token)
     _set_cookie(request, response, SEATS_COOKIE, SEPARATOR.join([*kept, token][-MAX_SEATS:]))
     return response
@@ -104,8 +94,8 @@ async def list_seats(request: web.Request) -> web.Response:
     """The seats this browser holds (one per room), which one the page shows; no tokens."""
     current = request.cookies.get(COOKIE)
     seats = []
-    for token, grant in await _grants(request, seat_tokens(request)):
-        seats.append({**await _seat_answer(request, grant), "current": token == current})
+    for token, room, seat in await _held(request, seat_tokens(request)):
+        seats.append({**await _seat_answer(request, room, seat), "current": token == current})
     return web.json_response({"seats": seats})
 
 
@@ -114,14 +104,14 @@ async def switch(request: web.Request) -> web.Response:
     """Point ``parley_session`` at another room this browser holds a seat in."""
     require_same_origin(request)
     body = await read_body(request, SwitchRoomBody)
-    held = await _grants(request, seat_tokens(request))
+    held = await _held(request, seat_tokens(request))
     if not held:
         raise ApiError(
             ErrorCode.UNAUTHENTICATED, "no session: open an invite link first", status=401
         )
-    for token, grant in held:
-        if grant.room_id == body.room:
-            response = web.json_response(await _seat_answer(request, grant))
+    for token, room, seat in held:
+        if room == body.room:
+            response = web.json_response(await _seat_answer(request, room, seat))
             _set_cookie(request, response, COOKIE, token)
             return response
     raise ApiError(

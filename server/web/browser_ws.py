@@ -15,7 +15,6 @@ from aiohttp import web
 
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import Hello, SeatResume
-from server.services.errors import Unauthenticated
 from server.web.auth import check_origin
 from server.web.browser_api import seat_tokens
 from server.web.gateway import HARD_LIMIT_FACTOR, Connection
@@ -38,14 +37,8 @@ class BrowserConnection(Connection):
         self._tokens = tokens
 
     async def _accept_hello(self, hello: Hello) -> bool | None:
-        by_room: dict[str, str] = {}
-        access = self.app[ACCESS]
-        for token in self._tokens:
-            try:
-                grant = await access.authenticate(token)
-            except Unauthenticated:
-                continue
-            by_room[grant.room_id] = token
+        live = await self.app[ACCESS].live_sessions(self._tokens)
+        by_room = {grant.room_id: token for token, grant in live}
         seats = []
         for i, resume in enumerate(hello.seats):
             held = by_room.get(resume.token)

@@ -85,3 +85,26 @@ def test_the_page_and_its_modules_are_served_under_the_strict_policy(
         "/web/js/../../../pyproject.toml",
     ):
         assert get(base + path)[0] == 404, path
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_browser_websocket_wants_its_own_origin_and_a_cookie_seat(
+    live_server: LiveServer,
+) -> None:
+    import json
+
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+    from websockets.sync.client import connect
+
+    url = live_server.ws_url.replace("/api/v1/ws", "/api/v1/browser/ws")
+    for origin in (None, "https://evil.example"):
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, origin=origin).close()  # type: ignore[arg-type]
+        assert refused.value.response.status_code == 403
+    with connect(url, origin=live_server.public_url) as ws:  # type: ignore[arg-type]
+        ws.send(json.dumps({"v": 1, "type": "hello", "seats": [{"token": "r-0000000000"}]}))
+        error = json.loads(ws.recv(timeout=10))
+        assert (error["code"], error["field"]) == ("unauthenticated", "seats.0.token")
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001

@@ -26,9 +26,21 @@ export function subscribe(fn) {
   listeners.add(fn);
 }
 
+let scheduled = false;
+
+function draw() {
+  scheduled = false;
+  for (const fn of listeners) fn(app);
+}
+
+/** Change the state; the page is drawn once per frame however many events arrived (a replay
+ * of thousands of events must not draw thousands of times). */
 export function set(change) {
   Object.assign(app, typeof change === "function" ? change(app) : change);
-  for (const fn of listeners) fn(app);
+  if (scheduled) return;
+  scheduled = true;
+  if (document.hidden) setTimeout(draw, 100); // no animation frames in a background tab
+  else requestAnimationFrame(draw);
 }
 
 export const currentRoom = () => app.rooms[app.current];

@@ -15,6 +15,12 @@ export function partyName(room, party) {
   return (room && room.parties[party] && room.parties[party].name) || party || "—";
 }
 
+function unreadIn(roomId) {
+  const room = app.rooms[roomId];
+  const n = room ? Object.values(room.unread).reduce((a, b) => a + b, 0) : 0;
+  return roomId !== app.current && n ? ` (${n} unread)` : "";
+}
+
 export function Header() {
   const room = currentRoom();
   const seat = currentSeat();
@@ -36,7 +42,7 @@ export function Header() {
         ${app.seats.length > 1 && html`
           <label class="switch">Room
             <select aria-label="Room" value=${app.current} onChange=${(e) => switchRoom(e.target.value)}>
-              ${app.seats.map((s) => html`<option value=${s.room}>${s.title} — ${s.seat.name}</option>`)}
+              ${app.seats.map((s) => html`<option value=${s.room}>${s.title} — ${s.seat.name}${unreadIn(s.room)}</option>`)}
             </select>
           </label>`}
         ${app.seats.length > 0 && html`<button type="button" class="quiet" onClick=${signOut}>Sign out</button>`}
