@@ -12,6 +12,7 @@ import pytest
 from tests.support.browser import Site, axe_violations, chromium, screenshot, site
 
 pytestmark = pytest.mark.browser
+BACKCHANNEL: list[str] = []
 
 
 def expect(locator: Any) -> Any:
@@ -26,6 +27,7 @@ def paris(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         s.command("facilitator", "change_stage", to="opening")
         s.command("us-1", "post_message", thread="plenary", text="Opening statement.")
         bc = s.command("us-1", "open_backchannel", parties=["drv"], title="Quiet")["created"]
+        BACKCHANNEL.append(bc)
         s.command("drv-1", "accept_backchannel", thread=bc)
         s.command("us-1", "post_message", thread=bc, text="Between us: 40,000.")
         first = s.command(
@@ -90,10 +92,15 @@ def test_the_timeline_filters_by_kind_party_and_stage(observer: Any) -> None:
     filters.get_by_label("Thread").select_option("")
 
 
+RUNS = [0]
+
+
 def verify(page: Any) -> Any:
+    """Click Verify and wait for this run's result (each result names its run)."""
+    RUNS[0] += 1
     page.get_by_role("button", name="Verify").click()
     result = page.get_by_label("Verification result")
-    expect(result).to_be_visible()
+    expect(result).to_contain_text(f"Check {RUNS[0]},", timeout=20_000)
     return result
 
 
@@ -165,6 +172,16 @@ def test_the_chart_shows_the_gap_between_positions(observer: Any) -> None:
     chart = observer.get_by_role("region", name="Gap between positions")
     image = chart.get_by_role("img", name=re.compile("Foreign troop ceiling"))
     expect(image).to_have_attribute("aria-label", re.compile("gap from 40000 to 25000 troops"))
+
+
+def test_a_disclosed_backchannel_opens_in_the_timeline_without_a_reload(
+    observer: Any, paris: Site
+) -> None:
+    sealed = entries(observer).filter(has_text="Sealed").count()
+    paris.command("facilitator", "disclose_thread", thread=BACKCHANNEL[0], to="observers")
+    expect(entries(observer).filter(has_text="Between us: 40,000.")).to_have_count(1)
+    assert entries(observer).filter(has_text="Sealed").count() < sealed
+    expect(verify(observer)).to_contain_text("Verified.")
 
 
 def test_the_observer_view_has_no_serious_accessibility_violation(observer: Any) -> None:

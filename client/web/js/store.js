@@ -61,6 +61,7 @@ export const socket = new RoomSocket({
       const open = app.thread[frame.room] || "plenary";
       if (frame.room === app.current && frame.record && frame.record.thread === open) next = markRead(next, open);
       setRoom(frame.room, next);
+      if (frame.kind === "thread_disclosed" && frame.room === app.current) rereadAfterDisclosure(frame.room);
     } else if (frame.type === "synced") {
       const room = app.rooms[frame.room];
       if (room) setRoom(frame.room, { ...room, synced: true });
@@ -111,6 +112,28 @@ export function openThread(threadId) {
   const room = currentRoom();
   set({ thread: { ...app.thread, [app.current]: threadId } });
   if (room) setRoom(app.current, markRead(room, threadId));
+}
+
+/** A disclosure opens a thread's past, but the live stream does not send the past again
+ * (docs/protocol.md, Disclosure): read the log again from the server, as the seat may now see
+ * it, and fold it afresh; events that arrived meanwhile are folded on top. */
+async function rereadAfterDisclosure(roomId) {
+  const events = [];
+  for (let since = 0, more = true; more;) {
+    const page = await get(`/api/v1/rooms/${encodeURIComponent(roomId)}/events?since=${since}&limit=500`);
+    events.push(...page.events);
+    since = page.next;
+    more = page.more;
+  }
+  const old = app.rooms[roomId];
+  let room = { ...emptyRoom(old.seat), title: old.title };
+  for (const ev of events) room = foldEvent(room, ev);
+  for (const entry of old.timeline) {
+    if (entry.seq > room.lastSeq) {
+      room = foldEvent(room, { ...entry, leaf_hash: entry.leafHash });
+    }
+  }
+  setRoom(roomId, { ...room, unread: old.unread, synced: old.synced });
 }
 
 /** Page back through a thread's history from the server, before the oldest message held. */

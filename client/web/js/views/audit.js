@@ -7,14 +7,18 @@ export function VerifyPanel({ entries, onFailed }) {
   const room = currentRoom();
   const [result, setResult] = useState(null);
   const [busy, setBusy] = useState(false);
+  const [runs, setRuns] = useState(0);
   const run = async () => {
     setBusy(true);
     setResult(null);
+    const at = new Date().toISOString().slice(11, 19);
+    const n = runs + 1;
+    setRuns(n);
     try {
-      setResult({ ok: true, ...(await verifyRoom(room.id, entries)) });
+      setResult({ ok: true, n, at, ...(await verifyRoom(room.id, entries)) });
       onFailed(null);
     } catch (exc) {
-      setResult({ ok: false, message: exc.message, seq: exc.seq ?? null });
+      setResult({ ok: false, n, at, message: exc.message, seq: exc.seq ?? null });
       onFailed(exc.seq ?? null);
     } finally {
       setBusy(false);
@@ -35,9 +39,11 @@ export function VerifyPanel({ entries, onFailed }) {
             <li>${result.consistency}.</li>
           </ul>
           <p class="muted">Not verified: entries not shown (filtered out or hidden from you), and anything after the checkpoint.</p>
+          <p class="muted">Check ${result.n}, at ${result.at} UTC.</p>
         </div>` : html`
         <div role="alert" aria-label="Verification result" class="result bad">
           <p><strong>Verification failed.</strong> ${result.message}</p>
+          <p class="muted">Check ${result.n}, at ${result.at} UTC.</p>
         </div>`)}
     </section>`;
 }
