@@ -95,6 +95,7 @@ def test_an_organiser_creates_a_room_from_a_scenario(scene: Scene, first: Site) 
     assert all("/join#pi_" in url for url in scene.links.values()) and len(scene.links) == 6
     expect(page.get_by_role("region", name="Your rooms")).to_contain_text("Tutorial")
     screenshot(page, "organiser")
+    assert axe_violations(page) == []
     page.get_by_role("button", name="Enter as facilitator").click()
     expect(page.get_by_label("Your seat")).to_contain_text("facilitator")
     expect(connection(page)).to_have_text("Live")

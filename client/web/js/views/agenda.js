@@ -87,7 +87,7 @@ export function Agreement() {
     <section aria-label="Agreement" class="panel">
       <h2>Agreement${a.concluded ? " (concluded)" : ""}</h2>
       <pre class="agreement">${a.text}</pre>
-      <p class="muted">SHA-256 ${a.textSha256}</p>
+      <p class="hash">SHA-256 ${a.textSha256}</p>
       <ul class="plain">${a.parties.map((p) => html`<li>${partyName(room, p)}: ${a.signatures[p] ? `signed by ${a.signatures[p]}` : "not signed"}</li>`)}</ul>
       ${seat.head && seat.party && !signed && html`
         <button type="button" onClick=${() => act("sign", { type: "sign_agreement", agreement: a.id })}>Sign the agreement</button>`}
