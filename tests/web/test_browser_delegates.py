@@ -200,7 +200,7 @@ def test_a_coalition_is_declared_joined_and_tables_a_joint_proposal(people: Peop
     expect(card(drv, "Joint text")).to_have_count(0)
     draft.get_by_role("button", name="Endorse joint proposal").click()
     tabled = card(drv, "Joint text")
-    expect(tabled).to_contain_text("open")
+    expect(tabled).to_contain_text("tabled")
     expect(tabled).to_contain_text("Republic of Vietnam & United States")
 
 
@@ -256,3 +256,47 @@ def test_the_delegate_view_works_on_a_phone(people: People, browser: Any, paris:
 
 def test_the_screenshots_are_written(people: People) -> None:
     assert (Path(__file__).resolve().parents[2] / "docs/screenshots/delegate.png").exists()
+
+
+FOLD_IN_THE_PAGE = """async () => {
+  const { emptyRoom, foldEvent, proposalStatus, visibleThreads } = await import("/web/js/state.js");
+  const get = async (path) => (await fetch(path)).json();
+  const { seats } = await get("/api/v1/browser/seats");
+  const s = seats.find((x) => x.current);
+  let room = emptyRoom({ room: s.room, seat: s.seat.id, ...s.seat, stage: s.stage });
+  for (let since = 0, more = true; more;) {
+    const page = await get(`/api/v1/rooms/${s.room}/events?since=${since}&limit=500`);
+    for (const ev of page.events) room = foldEvent(room, ev);
+    since = page.next;
+    more = page.more;
+  }
+  const server = {
+    room: await get(`/api/v1/rooms/${s.room}`),
+    threads: (await get(`/api/v1/rooms/${s.room}/threads`)).threads,
+    proposals: (await get(`/api/v1/rooms/${s.room}/proposals`)).proposals,
+  };
+  return {
+    folded: {
+      stage: room.stage,
+      threads: visibleThreads(room, room.seat).map((t) => t.id).sort(),
+      proposals: Object.values(room.proposals)
+        .filter((p) => !p.draft || room.threads[p.coalition])
+        .map((p) => [p.id, proposalStatus(room, p)]).sort(),
+      agreement: room.agreement && room.agreement.id,
+    },
+    server: {
+      stage: server.room.stage,
+      threads: server.threads.map((t) => t.id).sort(),
+      proposals: server.proposals.map((p) => [p.id, p.status]).sort(),
+    },
+  };
+}"""
+
+
+def test_the_pages_fold_of_the_log_agrees_with_the_servers_state(people: People) -> None:
+    for seat in ("us-1", "drv-1", "facilitator"):
+        both = people[seat].evaluate(FOLD_IN_THE_PAGE)
+        folded, server = both["folded"], both["server"]
+        assert folded["agreement"] is not None
+        del folded["agreement"]
+        assert folded == server, seat

@@ -232,16 +232,22 @@ export function prependHistory(room, thread, events, reachedStart) {
 
 export const markRead = (room, thread) => ({ ...room, unread: put(room.unread, thread, 0) });
 
+/** A proposal's status, derived as server/domain/bargaining.py's status() derives it. */
 export function proposalStatus(room, p) {
   if (p.withdrawn) return "withdrawn";
   if (p.draft) return "draft";
-  if (p.supersededBy) return "superseded";
   const t = room.threads[p.thread];
-  const parties = t && t.kind !== "plenary" ? t.parties : Object.keys(room.parties);
-  const accepting = parties.filter((x) => p.sponsors.includes(x) || (p.answers[x] && p.answers[x].answer === "accept"));
-  if (parties.length && accepting.length === parties.length) return "agreed";
-  return "open";
+  const parties = !t || t.kind === "plenary" ? Object.keys(room.parties) : Object.keys(room.parties).filter((x) => t.parties.includes(x));
+  const answers = Object.entries(p.answers);
+  const accepted = new Set([...p.sponsors, ...answers.filter(([, a]) => a.answer === "accept").map(([x]) => x)]);
+  if (parties.every((x) => accepted.has(x))) return "agreed";
+  if (p.supersededBy) return "superseded";
+  if (answers.some(([, a]) => a.answer === "reject")) return "rejected";
+  if ([...accepted].some((x) => !p.sponsors.includes(x))) return "accepted_by_some";
+  return "tabled";
 }
+
+export const OPEN_STATUSES = new Set(["tabled", "accepted_by_some", "rejected"]);
 
 /** Threads the seat may open, as server/domain/visibility.py judges them: the plenary, its
  * party's caucuses and back-channels, and threads disclosed to everyone; the facilitator sees

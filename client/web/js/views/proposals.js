@@ -1,5 +1,5 @@
 import { html, useState } from "../html.js";
-import { proposalStatus } from "../state.js";
+import { OPEN_STATUSES, proposalStatus } from "../state.js";
 import { act, app, currentRoom, currentSeat } from "../store.js";
 import { ErrorNote, partyName } from "./header.js";
 
@@ -38,7 +38,7 @@ function ProposalCard({ room, p }) {
   const thread = room.threads[p.thread];
   const parties = thread && thread.kind !== "plenary" ? thread.parties : Object.keys(room.parties);
   const mine = seat.party && p.sponsors.includes(seat.party);
-  const canAnswer = seat.head && seat.party && parties.includes(seat.party) && !mine && status === "open";
+  const canAnswer = seat.head && seat.party && parties.includes(seat.party) && !mine && OPEN_STATUSES.has(status);
   const control = "proposal-" + p.id;
   const moves = room.moves.filter((m) => m.proposal === p.id);
   const answer = (kind) => act(control, { type: "answer_proposal", proposal: p.id, answer: kind, reason });
@@ -47,7 +47,7 @@ function ProposalCard({ room, p }) {
     <article class="card proposal" aria-label=${"Proposal " + (p.title || p.id)}>
       <header>
         <h3>${p.title || "Untitled proposal"}</h3>
-        <span class=${"status status-" + status}>${status}</span>
+        <span class=${"status status-" + status}>${status.replaceAll("_", " ")}</span>
       </header>
       <p class="muted">${sponsors}${p.parent ? " · counter-proposal" : ""} · ${p.stage}</p>
       <${TermRows} room=${room} p=${p} />
