@@ -170,6 +170,36 @@ def test_proposals_counters_and_concessions_show_term_by_term(people: People) ->
     screenshot(us, "delegate")
 
 
+def test_a_backchannel_proposal_of_every_issue_type_stays_in_the_backchannel(
+    people: People,
+) -> None:
+    us, drv, rvn = people["us-1"], people["drv-1"], people["rvn-1"]
+    drv.get_by_role("button", name=re.compile("A quiet word")).click()
+    form = drv.get_by_role("form", name="Table a proposal")
+    form.get_by_label("Title").fill("Private package")
+    form.get_by_label("All foreign troops withdrawn by").fill("1973-03-31")
+    form.get_by_label("Ceasefire in place").select_option(label="yes")
+    form.get_by_label("Political settlement").select_option("separate track")
+    form.get_by_label("Clauses, one per line").fill(
+        "Prisoners are exchanged within 60 days.\nA joint commission meets weekly."
+    )
+    form.get_by_role("button", name="Table proposal").click()
+    us.get_by_role("button", name=re.compile("A quiet word")).click()
+    package = card(us, "Private package")
+    for text in ("1973-03-31", "yes", "separate track", "Ceasefire in place"):
+        expect(package).to_contain_text(text)
+    expect(
+        package.get_by_role("listitem").filter(has_text="Prisoners are exchanged")
+    ).to_have_count(1)
+    package.get_by_label("Reason").fill("We must consult the capital.")
+    package.get_by_role("button", name="Reserve").click()
+    answers = card(drv, "Private package").get_by_role("list", name="Answers")
+    expect(answers).to_contain_text("reserve: We must consult the capital.")
+    assert "Private package" not in rvn.content()
+    us.get_by_role("button", name=re.compile("^Plenary")).click()
+    drv.get_by_role("button", name=re.compile("^Plenary")).click()
+
+
 def test_confidential_positions_are_shown_only_to_their_party(people: People) -> None:
     own = people["us-1"].get_by_role("region", name="Confidential positions")
     expect(own).to_contain_text("27,000 troops")
