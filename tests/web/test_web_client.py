@@ -108,3 +108,33 @@ def test_the_browser_websocket_wants_its_own_origin_and_a_cookie_seat(
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_behind_https_the_browsers_cookies_are_secure(db_url: str, tmp_path: Path) -> None:
+    import asyncio
+    import json
+
+    from server.exercise.scenarios import tutorial
+    from tests.support.live import create_room
+
+    public = "https://parley.example"
+    server = LiveServer(db_url, tmp_path / "data")
+    server.process.env["PARLEY_PUBLIC_URL"] = public
+    server.start()
+    try:
+        room = asyncio.run(create_room(db_url, public, tutorial()))
+        token = room.seats[1].invite_url.split("#", 1)[1]
+        request = urllib.request.Request(
+            server.base_url + "/api/v1/browser/join",
+            data=json.dumps({"token": token}).encode(),
+            headers={"Content-Type": "application/json", "Origin": public},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            cookies = response.headers.get_all("Set-Cookie")
+        assert len(cookies) == 2
+        for cookie in cookies:
+            assert all(part in cookie for part in ("HttpOnly", "Secure", "SameSite=Strict"))
+    finally:
+        server.stop()

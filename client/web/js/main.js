@@ -7,7 +7,7 @@ import { html, render, useState } from "./html.js";
 import { app, currentRoom, currentSeat, loadSeats, set, socket, subscribe } from "./store.js";
 import { Agenda, Agreement, Coalitions, Positions } from "./views/agenda.js";
 import { GapChart, VerifyPanel } from "./views/audit.js";
-import { Counts, Disclosure, Seats, StageControl } from "./views/console.js";
+import { Counts, Disclosure, Seats, StageConsent, StageControl } from "./views/console.js";
 import { Header } from "./views/header.js";
 import { MessagePane } from "./views/messages.js";
 import { OrganiserPage } from "./views/organiser.js";
@@ -18,7 +18,7 @@ import { applyFilters, emptyFilters, Filters, Timeline } from "./views/timeline.
 function DelegateView() {
   return html`
     <div class="layout">
-      <aside class="left"><${ThreadList} /></aside>
+      <aside class="left"><${ThreadList} /><${StageConsent} /></aside>
       <${MessagePane} />
       <aside class="right" aria-label="Negotiation">
         <${Agreement} /><${ProposalList} /><${Agenda} /><${TableProposal} /><${Positions} /><${Coalitions} />

@@ -22,6 +22,7 @@ export function emptyRoom(seat) {
     proposalOrder: [],
     coalitions: {},
     agreement: null,
+    consents: {},
     messages: {},
     earliest: {},
     counts: {},
@@ -129,7 +130,8 @@ const FOLDS = {
     const to = t.disclosedTo === "everyone" ? "everyone" : ev.record.body.to;
     return addThread(room, { ...t, disclosedTo: to });
   },
-  stage_changed: (room, ev) => ({ ...room, stage: ev.record.body.to }),
+  stage_changed: (room, ev) => ({ ...room, stage: ev.record.body.to, consents: {} }),
+  stage_consented: (room, ev) => ({ ...room, consents: put(room.consents, ev.record.actor.party, ev.record.body.to) }),
   agenda_issue_added(room, ev) {
     const issue = ev.record.body.issue;
     return { ...room, agenda: put(room.agenda, issue.id, issue), agendaOrder: add(room.agendaOrder, issue.id) };

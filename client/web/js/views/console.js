@@ -1,8 +1,27 @@
 import { get, post, room as roomPath } from "../api.js";
 import { html, useEffect, useState } from "../html.js";
-import { act, currentRoom, showError } from "../store.js";
+import { act, currentRoom, currentSeat, showError } from "../store.js";
 import { ErrorNote, partyName } from "./header.js";
 import { threadTitle } from "./threads.js";
+
+/** In a room without a facilitator, the heads move the stage by consent (every party). */
+export function StageConsent() {
+  const room = currentRoom();
+  const seat = currentSeat().seat;
+  const hasFacilitator = Object.values(room.seats).some((s) => s.role === "facilitator");
+  if (hasFacilitator || seat.role !== "delegate") return null;
+  const next = room.stages[room.stages.indexOf(room.stage) + 1];
+  const consents = Object.entries(room.consents);
+  return html`
+    <section aria-label="Stage" class="panel">
+      <h2>Stage</h2>
+      <p>No facilitator: the stage moves when every party's head consents.</p>
+      <ul class="plain">${consents.map(([party, to]) => html`<li>${partyName(room, party)} consents to ${to}</li>`)}</ul>
+      ${seat.head && next && room.consents[seat.party] !== next && html`
+        <button type="button" onClick=${() => act("consent", { type: "consent_stage", to: next })}>Consent to ${next}</button>`}
+      <${ErrorNote} control="consent" />
+    </section>`;
+}
 
 export function StageControl() {
   const room = currentRoom();
