@@ -170,6 +170,24 @@ def test_proposals_counters_and_concessions_show_term_by_term(people: People) ->
     screenshot(us, "delegate")
 
 
+def test_moving_away_is_marked_as_a_retraction_and_a_rejection_shows_its_reason(
+    people: People,
+) -> None:
+    us, prg = people["us-1"], people["prg-1"]
+    table(us, "Hardening", 40000)
+    prg.get_by_role("button", name=re.compile("^Plenary")).click()
+    hardening = card(prg, "Hardening")
+    expect(hardening.get_by_role("listitem").filter(has_text="Retraction")).to_contain_text(
+        "30,000 troops → 40,000 troops"
+    )
+    hardening.get_by_label("Reason").fill("A step backwards.")
+    hardening.get_by_role("button", name="Reject").click()
+    expect(card(us, "Hardening")).to_contain_text("rejected")
+    expect(card(us, "Hardening").get_by_role("list", name="Answers")).to_contain_text(
+        "reject: A step backwards."
+    )
+
+
 def test_a_backchannel_proposal_of_every_issue_type_stays_in_the_backchannel(
     people: People,
 ) -> None:
@@ -196,6 +214,9 @@ def test_a_backchannel_proposal_of_every_issue_type_stays_in_the_backchannel(
     answers = card(drv, "Private package").get_by_role("list", name="Answers")
     expect(answers).to_contain_text("reserve: We must consult the capital.")
     assert "Private package" not in rvn.content()
+    card(drv, "Private package").get_by_role("button", name="Withdraw").click()
+    expect(card(us, "Private package")).to_contain_text("withdrawn")
+    expect(card(us, "Private package").get_by_role("button", name="Reserve")).to_have_count(0)
     us.get_by_role("button", name=re.compile("^Plenary")).click()
     drv.get_by_role("button", name=re.compile("^Plenary")).click()
 
