@@ -67,9 +67,6 @@ const root = document.getElementById("app");
 root.textContent = ""; // the boot message is not Preact's to diff against
 const draw = () => render(html`<${App} />`, root);
 subscribe(draw);
-setInterval(() => {
-  if (app.queued !== socket.queued) set({ queued: socket.queued });
-}, 500);
 
 async function boot() {
   const fragment = location.hash.slice(1);

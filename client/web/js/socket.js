@@ -8,7 +8,8 @@ const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
 export class RoomSocket {
   /**
-   * @param {object} hooks  onFrame(frame), onState(state, detail), resumePoints() -> [{room, after}]
+   * @param {object} hooks  onFrame(frame), onState(state, detail), onQueued(count),
+   *                        resumePoints() -> [{room, after}]
    */
   constructor(hooks) {
     this.hooks = hooks;
@@ -78,7 +79,7 @@ export class RoomSocket {
       for (const pendingFrame of this.pending.values()) this.ws.send(JSON.stringify(pendingFrame));
     }
     if ((frame.type === "ack" || frame.type === "error" || frame.type === "pong") && frame.id) {
-      this.pending.delete(frame.id);
+      if (this.pending.delete(frame.id)) this.hooks.onQueued(this.pending.size);
     }
     this.hooks.onFrame(frame);
   }
@@ -102,6 +103,7 @@ export class RoomSocket {
   send(command) {
     const frame = { v: 1, id: this.newId(), ...command };
     this.pending.set(frame.id, frame);
+    this.hooks.onQueued(this.pending.size);
     if (this.ws && this.greeted && this.ws.readyState === WebSocket.OPEN) {
       this.ws.send(JSON.stringify(frame));
     }

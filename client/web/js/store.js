@@ -20,6 +20,7 @@ export const app = {
   errors: {},
   thread: {},
   organiser: null,
+  queued: 0,
 };
 
 export function subscribe(fn) {
@@ -53,6 +54,7 @@ function setRoom(id, room) {
 export const socket = new RoomSocket({
   resumePoints: () => app.seats.map((s) => ({ room: s.room, after: app.rooms[s.room] ? app.rooms[s.room].lastSeq : 0 })),
   onState: (connection, detail = "") => set({ connection, connectionDetail: detail }),
+  onQueued: (queued) => set({ queued }),
   onFrame(frame) {
     if (frame.type === "event") {
       const room = app.rooms[frame.room];

@@ -24,7 +24,7 @@ function unreadIn(roomId) {
 export function Header() {
   const room = currentRoom();
   const seat = currentSeat();
-  const queued = app.queued || 0;
+  const queued = app.connection === "live" ? 0 : app.queued || 0; // live: answered in ms
   return html`
     <header class="topbar">
       <div class="brand">Parley</div>
