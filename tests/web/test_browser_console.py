@@ -79,6 +79,7 @@ def test_an_organiser_creates_a_room_from_a_scenario(scene: Scene, first: Site) 
     link = json.loads(made.stdout)["organiser_url"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/organise#po_[\w-]+", link)
     context = scene.browser.new_context(viewport={"width": 1400, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
     context.set_default_timeout(10_000)
     page = scene.page = context.new_page()
     page.goto(link)
@@ -135,6 +136,8 @@ def test_a_new_invite_link_ends_the_old_session(scene: Scene) -> None:
     box = seats.get_by_role("textbox", name="Invite link for North, head of delegation")
     expect(box).to_have_value(re.compile("/join#pi_"))
     assert box.input_value() != scene.links["North, head of delegation"]
+    seats.get_by_role("button", name="Copy invite link for North, head of delegation").click()
+    assert scene.page.evaluate("navigator.clipboard.readText()") == box.input_value()
     expect(connection(north)).to_contain_text("Session ended")
     north.goto(box.input_value())
     expect(connection(north)).to_have_text("Live")

@@ -65,7 +65,7 @@ export function Seats() {
       <ul class="plain seats">${seats.map((s) => html`<li>
         <div><strong>${s.name}</strong> <span class="muted">${s.role}${s.party ? " · " + partyName(room, s.party) : ""}</span></div>
         ${links[s.id] && links[s.id] !== "revoked" && html`<div class="link"><input readonly value=${links[s.id]} aria-label=${"Invite link for " + s.name} />
-          <button type="button" class="quiet" onClick=${() => copy(links[s.id])}>Copy</button></div>`}
+          <button type="button" class="quiet" onClick=${() => copy(links[s.id])} aria-label=${"Copy invite link for " + s.name}>Copy</button></div>`}
         ${links[s.id] === "revoked" && html`<p class="muted">Invite revoked: its link and sessions no longer work.</p>`}
         <button type="button" class="quiet" onClick=${() => rotate(s.id, true)} aria-label=${"New invite link for " + s.name}>New link</button>
         <button type="button" class="quiet danger" onClick=${() => rotate(s.id, false)} aria-label=${"Revoke invite of " + s.name}>Revoke</button>

@@ -44,7 +44,7 @@ export function OrganiserPage() {
           <ul class="plain seats">${created.seats.map((s) => html`<li>
             <strong>${s.name}</strong> <span class="muted">${s.role}${s.party ? " · " + s.party : ""}</span>
             <div class="link"><input readonly value=${s.invite_url} aria-label=${"Invite link for " + s.name} />
-            <button type="button" class="quiet" onClick=${() => navigator.clipboard && navigator.clipboard.writeText(s.invite_url).catch(() => {})}>Copy</button></div>
+            <button type="button" class="quiet" aria-label=${"Copy invite link for " + s.name} onClick=${() => navigator.clipboard && navigator.clipboard.writeText(s.invite_url).catch(() => {})}>Copy</button></div>
           </li>`)}</ul>
           ${facilitator && html`<button type="button" onClick=${() => enter(facilitator.invite_url).catch((e) => setError(e.message))}>Enter as facilitator</button>`}
         </section>`}
