@@ -84,6 +84,12 @@ class AccessService:
             await access_store.add_invites(conn, room_id, {seat_id: token_hash(token)}, now)
         return token
 
+    async def revoke(self, room_id: str, seat_id: str) -> int:
+        """Revoke the seat's invite and every session made from it, issuing no new link;
+        returns how many invites were live."""
+        async with self._db.write_engine.begin() as conn:
+            return await access_store.revoke_seat(conn, room_id, seat_id, self._clock())
+
     async def end_sessions(self, session_tokens: list[str]) -> int:
         """Sign out: these sessions stop working at once (sockets holding them keep only what
         they were already sent). Returns how many were live."""

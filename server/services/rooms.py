@@ -13,7 +13,7 @@ from server.domain.errors import Forbidden, Invalid, NotFound
 from server.domain.events import EventKind
 from server.domain.permissions import Action, requirement
 from server.domain.procedure import position_body
-from server.domain.room import DEFAULT_STAGES, PLENARY, Party, Policy, Role, ThreadKind
+from server.domain.room import DEFAULT_STAGES, PLENARY, Party, Policy, Role, Seat, ThreadKind
 from server.domain.stages import DEFAULT_RULES, StageRule
 from server.services.access import AccessService
 from server.services.states import RoomStates
@@ -263,13 +263,29 @@ class RoomService:
 
     async def rotate_invite(self, actor: Grant, seat_id: str) -> str:
         """A new invite link for ``seat_id``; the old one and its sessions stop working."""
+        seat = await self._check_invite_change(actor, seat_id)
+        token = await self._access.rotate(actor.room_id, seat_id)
+        await self._log_invite_change(actor, seat, seat_id)
+        return self._access.invite_url(token)
+
+    async def revoke_invite(self, actor: Grant, seat_id: str) -> int:
+        """``seat_id``'s link and its sessions stop working, and no new link is issued (rotate
+        later to give the seat one). Logged as ``seat_invite_rotated``: the old link is gone."""
+        seat = await self._check_invite_change(actor, seat_id)
+        revoked = await self._access.revoke(actor.room_id, seat_id)
+        await self._log_invite_change(actor, seat, seat_id)
+        return revoked
+
+    async def _check_invite_change(self, actor: Grant, seat_id: str) -> Seat:
         state = await self._states.get(actor.room_id)
         seat = acting_seat(state, actor.seat_id)
         if requirement(seat.role, Action.ROTATE_INVITE, None) is None:
             raise Forbidden(f"seats of role {seat.role} may not rotate invite links")
         if seat_id not in state.seats:
             raise NotFound(f"no seat {seat_id!r} in this room", field="seat")
-        token = await self._access.rotate(actor.room_id, seat_id)
+        return seat
+
+    async def _log_invite_change(self, actor: Grant, seat: Seat, seat_id: str) -> None:
         await self._writer.append(
             actor.room_id,
             NewEvent(
@@ -280,4 +296,3 @@ class RoomService:
             ),
         )
         self._on_revoked(actor.room_id, seat_id)
-        return self._access.invite_url(token)

@@ -16,10 +16,10 @@ from aiohttp import web
 from protocol.errors import ErrorCode
 from protocol.http import CreateRoomBody, OrganiserSessionBody, RedeemInvite, SwitchRoomBody
 from server.services.organisers import Organiser
-from server.web.api import read_body
+from server.web.api import read_body, room_for
 from server.web.auth import COOKIE, check_origin
 from server.web.errors import ApiError
-from server.web.keys import ACCESS, ORGANISERS, SETTINGS, STATES
+from server.web.keys import ACCESS, ORGANISERS, ROOMS, SETTINGS, STATES
 
 SEATS_COOKIE = "parley_seats"
 ORGANISER_COOKIE = "parley_organiser"
@@ -135,6 +135,15 @@ async def sign_out(request: web.Request) -> web.Response:
     for name in (COOKIE, SEATS_COOKIE, ORGANISER_COOKIE):
         response.del_cookie(name, path="/api/")
     return response
+
+
+@routes.post("/api/v1/rooms/{room}/seats/{seat}/revoke")
+async def revoke_invite(request: web.Request) -> web.Response:
+    """Revoke a seat's invite link and its sessions without issuing a new one (facilitator)."""
+    grant, _, _ = await room_for(request)
+    seat_id = request.match_info["seat"]
+    revoked = await request.app[ROOMS].revoke_invite(grant, seat_id)
+    return web.json_response({"seat": seat_id, "revoked": revoked})
 
 
 # -- organisers ---------------------------------------------------------------------------

@@ -80,6 +80,16 @@ def exercise_browser(api: Api, server: LiveServer, room: LiveRoom) -> None:
     assert seats(200, cookies=jar)["seats"] == []
     api.call("getSession", 401, cookies=jar)
 
+    revoke = partial(api.call, "revokeInvite")
+    fac, us1 = room.seats["facilitator"].token, room.seats["us-1"].token
+    assert revoke(200, token=fac, room=room.id, seat="rvn-2") == {"seat": "rvn-2", "revoked": 1}
+    assert revoke(200, token=fac, room=room.id, seat="rvn-2")["revoked"] == 0
+    api.call("joinBrowser", 401, body={"token": invite["rvn-2"]}, code="unauthenticated")
+    revoke(401, room=room.id, seat="rvn-2")
+    revoke(403, token=us1, room=room.id, seat="rvn-2", code="forbidden")
+    revoke(404, token=fac, room=room.id, seat="nobody", field="seat")
+    revoke(404, token=fac, room="r-0000000000", seat="rvn-2", field="room")
+
     token = asyncio.run(create_organiser(server.db_url, own))
     start = partial(api.call, "startOrganiserSession")
     rooms = partial(api.call, "listOrganiserRooms")

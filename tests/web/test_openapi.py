@@ -91,6 +91,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
 
 WRITES = (
     "rotateInvite",
+    "revokeInvite",
     "openBackchannel",
     "acceptBackchannel",
     "discloseThread",

@@ -52,7 +52,8 @@ export function Seats() {
   }, [room.id, Object.keys(room.seats).length]);
   const rotate = async (seat, show) => {
     try {
-      const answer = await post(roomPath(room.id, `/seats/${encodeURIComponent(seat)}/invite`));
+      const path = `/seats/${encodeURIComponent(seat)}/${show ? "invite" : "revoke"}`;
+      const answer = await post(roomPath(room.id, path));
       setLinks({ ...links, [seat]: show ? answer.invite_url : "revoked" });
     } catch (exc) {
       showError("seat-" + seat, exc.message);
