@@ -13,6 +13,7 @@ export UV_PYTHON_DOWNLOADS := never
 run: install compile  ## install, migrate ./var/parley.db, create a demo exercise, print its seats, serve
 	$(BIN)/parley db upgrade
 	$(BIN)/parley exercise start tutorial
+	$(BIN)/parley organiser create --name demo
 	$(BIN)/parley serve
 
 test: check compile  ## lint, type-check and run the whole suite (SQLite, and PostgreSQL when reachable)

@@ -40,3 +40,21 @@ class DiscloseThreadBody(Body):
 CommandBody = RootModel[ClientFrame]
 """``POST /api/v1/rooms/{room}/commands`` takes a command frame exactly as the WebSocket does
 (``hello`` and ``ping`` are refused there: they are not room commands)."""
+
+
+class SwitchRoomBody(Body):
+    """``POST /api/v1/browser/switch``: which of the browser's rooms the session cookie is for."""
+
+    room: Identifier
+
+
+class OrganiserSessionBody(Body):
+    """``POST /api/v1/organiser/session``: the token of an organiser link (``po_...``)."""
+
+    token: Token
+
+
+class CreateRoomBody(Body):
+    """``POST /api/v1/organiser/rooms``: a bundled scenario's name."""
+
+    scenario: Identifier

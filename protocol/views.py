@@ -234,3 +234,66 @@ class CommandAck(Ack):
     events the command appended (the first attempt's first event, for a duplicate)."""
 
     events: list[str]
+
+
+# -- the browser's own routes and organisers --------------------------------------------------
+
+
+class BrowserSeat(View):
+    """A seat this browser holds, as the page shows it (never with a token)."""
+
+    room: str
+    title: str
+    stage: str
+    seat: SeatBody
+
+
+class HeldSeat(BrowserSeat):
+    current: bool
+    """Whether ``parley_session`` is this seat's (the room the page shows)."""
+
+
+class BrowserSeatList(View):
+    seats: list[HeldSeat]
+
+
+class SignOut(View):
+    ended: int
+    """How many sessions were live and are now ended."""
+
+
+class InviteRevoked(View):
+    seat: str
+    revoked: int
+
+
+class OrganiserSession(View):
+    name: str
+
+
+class OrganisedRoom(View):
+    id: str
+    title: str
+    scenario: str
+    created_at: str
+
+
+class OrganiserRooms(View):
+    name: str
+    scenarios: list[str]
+    rooms: list[OrganisedRoom]
+
+
+class CreatedSeatBody(View):
+    role: Role
+    party: str | None
+    name: str
+    invite_url: str
+
+
+class CreatedRoom(View):
+    """A room an organiser created: ``parley exercise start --json``'s shape, with the title."""
+
+    room: str
+    title: str
+    seats: list[CreatedSeatBody]

@@ -13,11 +13,13 @@ from protocol import PROTOCOL_VERSION
 from protocol.views import Health
 from server import __version__
 from server.config import Settings
+from server.exercise.scenarios import SCENARIOS
 from server.realtime.hub import Hub
 from server.services.access import AccessService
 from server.services.audit import AuditService
 from server.services.checkpoints import CheckpointService
 from server.services.commands import CommandService
+from server.services.organisers import OrganiserService
 from server.services.rooms import RoomService
 from server.services.signing import load_signer
 from server.services.states import RoomStates
@@ -45,6 +47,7 @@ class Services:
     log: LogViews
     views: RoomViews
     ledger: LedgerViews
+    organisers: OrganiserService
 
     async def health(self) -> Health:
         """The version and database, after one query proves the database answers."""
@@ -81,6 +84,7 @@ async def open_services(settings: Settings, *, on_revoked: Callable[[str, str], 
     access = AccessService(db, settings.public_url)
     views = RoomViews(states, log)
     audit = AuditService(checkpoints, log)
+    rooms = RoomService(writer, states, access, on_revoked=on_revoked)
     return Services(
         settings=settings,
         db=db,
@@ -88,11 +92,12 @@ async def open_services(settings: Settings, *, on_revoked: Callable[[str, str], 
         states=states,
         hub=hub,
         access=access,
-        rooms=RoomService(writer, states, access, on_revoked=on_revoked),
+        rooms=rooms,
         commands=CommandService(db, writer, states),
         checkpoints=checkpoints,
         audit=audit,
         log=log,
         views=views,
         ledger=LedgerViews(checkpoints, views, audit),
+        organisers=OrganiserService(db, rooms, settings.public_url, SCENARIOS),
     )

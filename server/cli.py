@@ -153,6 +153,36 @@ async def cmd_exercise_start(settings: Settings, args: argparse.Namespace) -> in
     return 0
 
 
+async def cmd_organiser_create(settings: Settings, args: argparse.Namespace) -> int:
+    from server.exercise.scenarios import SCENARIOS
+    from server.services.access import AccessService
+    from server.services.organisers import OrganiserService
+    from server.services.rooms import RoomService
+    from server.services.states import RoomStates
+    from server.storage.migrate import schema_is_current
+    from server.storage.writer import LogWriter
+
+    db = await _open_database(settings)
+    try:
+        current_ok, current, head = await schema_is_current(db.engine)
+        if not current_ok:
+            raise CliError(
+                f"database schema is at {current or 'nothing'}, not {head}: run `parley db upgrade`"
+            )
+        rooms = RoomService(LogWriter(db), RoomStates(db), AccessService(db, settings.public_url))
+        organisers = OrganiserService(db, rooms, settings.public_url, SCENARIOS)
+        token = await organisers.create(args.name)
+    finally:
+        await db.dispose()
+    link = organisers.link(token)
+    if args.json:
+        print(json.dumps({"name": args.name, "organiser_url": link}, indent=2))
+    else:
+        print(f"organiser {args.name}: create rooms in the browser at")
+        print(f"  {link}")
+    return 0
+
+
 Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]
 
 
@@ -193,6 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("scenario", metavar="SCENARIO", help="a bundled scenario name: tutorial")
     start.add_argument("--json", action="store_true", help="print one JSON object (DESIGN §8)")
     start.set_defaults(run=cmd_exercise_start)
+
+    organiser = verbs.add_parser(
+        "organiser", help="people who create rooms in the browser", description="Organisers."
+    )
+    org_verbs = organiser.add_subparsers(dest="organiser_verb", metavar="COMMAND", required=True)
+    org_create = org_verbs.add_parser(
+        "create",
+        help="print a new organiser link (creates rooms from bundled scenarios in the browser)",
+        description="Create an organiser and print its link; the link is shown only once.",
+    )
+    org_create.add_argument("--name", default="organiser", help="who the link is for")
+    org_create.add_argument("--json", action="store_true", help="print one JSON object")
+    org_create.set_defaults(run=cmd_organiser_create)
 
     from server.cli_audit import add_audit_verbs
 

@@ -83,3 +83,27 @@ class AccessService:
             await access_store.revoke_seat(conn, room_id, seat_id, now)
             await access_store.add_invites(conn, room_id, {seat_id: token_hash(token)}, now)
         return token
+
+    async def revoke(self, room_id: str, seat_id: str) -> int:
+        """Revoke the seat's invite and every session made from it, issuing no new link;
+        returns how many invites were live."""
+        async with self._db.write_engine.begin() as conn:
+            return await access_store.revoke_seat(conn, room_id, seat_id, self._clock())
+
+    async def end_sessions(self, session_tokens: list[str]) -> int:
+        """Sign out: these sessions stop working at once (sockets holding them keep only what
+        they were already sent). Returns how many were live."""
+        hashes = [token_hash(t) for t in session_tokens if t.startswith(SESSION_PREFIX)]
+        async with self._db.write_engine.begin() as conn:
+            return await access_store.revoke_sessions(conn, hashes, self._clock())
+
+    async def live_sessions(self, session_tokens: list[str]) -> list[tuple[str, Grant]]:
+        """The tokens that still work, with what each grants; rotated, revoked or signed-out
+        ones are left out (a browser's cookie may hold a few of those)."""
+        out = []
+        for token in session_tokens:
+            try:
+                out.append((token, await self.authenticate(token)))
+            except Unauthenticated:
+                continue
+        return out

@@ -15,7 +15,7 @@ from server.domain.errors import NotFound
 from server.domain.events import EventKind
 from server.domain.grants import Grant
 from server.domain.permissions import Action
-from server.domain.room import Role
+from server.domain.room import Role, Seat
 from server.domain.setup import (
     PositionSpec,
     RoomSetup,
@@ -103,12 +103,28 @@ class RoomService:
 
     async def rotate_invite(self, actor: Grant, seat_id: str) -> str:
         """A new invite link for ``seat_id``; the old one and its sessions stop working."""
+        seat = await self._check_invite_change(actor, seat_id)
+        token = await self._access.rotate(actor.room_id, seat_id)
+        await self._log_invite_change(actor, seat, seat_id)
+        return self._access.invite_url(token)
+
+    async def revoke_invite(self, actor: Grant, seat_id: str) -> int:
+        """``seat_id``'s link and its sessions stop working, and no new link is issued (rotate
+        later to give the seat one). Logged as ``seat_invite_rotated``: the old link is gone."""
+        seat = await self._check_invite_change(actor, seat_id)
+        revoked = await self._access.revoke(actor.room_id, seat_id)
+        await self._log_invite_change(actor, seat, seat_id)
+        return revoked
+
+    async def _check_invite_change(self, actor: Grant, seat_id: str) -> Seat:
         state = await self._states.get(actor.room_id)
         seat = acting_seat(state, actor.seat_id)
         allowed(state, seat, Action.ROTATE_INVITE, None, what="rotate invite links")
         if seat_id not in state.seats:
             raise NotFound(f"no seat {seat_id!r} in this room", field="seat")
-        token = await self._access.rotate(actor.room_id, seat_id)
+        return seat
+
+    async def _log_invite_change(self, actor: Grant, seat: Seat, seat_id: str) -> None:
         await self._writer.append(
             actor.room_id,
             NewEvent(
@@ -119,4 +135,3 @@ class RoomService:
             ),
         )
         self._on_revoked(actor.room_id, seat_id)
-        return self._access.invite_url(token)

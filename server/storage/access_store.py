@@ -82,3 +82,15 @@ async def revoke_seat(conn: AsyncConnection, room_id: str, seat_id: str, now: da
             update(invites).where(invites.c.token_hash.in_(hashes)).values(revoked_at=now)
         )
     return len(hashes)
+
+
+async def revoke_sessions(conn: AsyncConnection, hashes: list[str], now: datetime) -> int:
+    """Revoke the sessions with these token hashes (signing out); returns how many were live."""
+    if not hashes:
+        return 0
+    result = await conn.execute(
+        update(sessions)
+        .where(sessions.c.token_hash.in_(hashes), sessions.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount or 0)

@@ -125,9 +125,35 @@ class SignedCheckpoint(Base):
     signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Organiser(Base):
+    """Someone allowed to create rooms in the browser; the link's token stored as its SHA-256."""
+
+    __tablename__ = "organisers"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OrganisedRoom(Base):
+    """A room an organiser created (what the organiser's list of rooms shows)."""
+
+    __tablename__ = "organised_rooms"
+    __table_args__ = (Index(None, "organiser_hash"),)
+
+    room_id: Mapped[str] = mapped_column(ID, ForeignKey("rooms.id"), primary_key=True)
+    organiser_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    scenario: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 rooms = cast(Table, Room.__table__)
 events = cast(Table, Event.__table__)
 merkle_nodes = cast(Table, MerkleNode.__table__)
 invites = cast(Table, Invite.__table__)
 sessions = cast(Table, Session.__table__)
 checkpoints = cast(Table, SignedCheckpoint.__table__)
+organisers = cast(Table, Organiser.__table__)
+organised_rooms = cast(Table, OrganisedRoom.__table__)

@@ -8,7 +8,16 @@ from aiohttp import web
 
 from server.assembly import open_services
 from server.config import Settings
-from server.web import api, gateway, health, ledger_api, negotiation_api
+from server.web import (
+    api,
+    browser_api,
+    browser_ws,
+    gateway,
+    health,
+    ledger_api,
+    negotiation_api,
+    webclient,
+)
 from server.web.errors import error_middleware
 from server.web.keys import CONNECTIONS, SERVICES, SETTINGS
 from server.web.limits import Limits
@@ -30,6 +39,9 @@ def init_app(settings: Settings) -> web.Application:
     app.add_routes(negotiation_api.routes)
     app.add_routes(gateway.routes)
     app.add_routes(ledger_api.routes)
+    app.add_routes(browser_api.routes)
+    app.add_routes(browser_ws.routes)
+    app.add_routes(webclient.routes)
     return app
 
 

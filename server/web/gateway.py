@@ -57,6 +57,17 @@ HARD_LIMIT_FACTOR = 16
 @routes.get("/api/v1/ws")
 async def websocket(request: web.Request) -> web.StreamResponse:
     check_origin(request)
+    return await serve_socket(request, Connection)
+
+
+ConnectionFactory = Callable[
+    [web.Application, web.WebSocketResponse, Callable[[], int], Callable[[bytes], bool]],
+    "Connection",
+]
+
+
+async def serve_socket(request: web.Request, make: ConnectionFactory) -> web.WebSocketResponse:
+    """Upgrade ``request`` and run the connection ``make`` builds until the socket closes."""
     settings = request.app[SETTINGS]
     ws = web.WebSocketResponse(
         max_msg_size=settings.max_frame_bytes * HARD_LIMIT_FACTOR, heartbeat=20.0
@@ -76,7 +87,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         transport.write(wire)
         return True
 
-    connection = Connection(request.app, ws, backlog, write_now)
+    connection = make(request.app, ws, backlog, write_now)
     request.app[CONNECTIONS].add(connection)
     try:
         await connection.run()

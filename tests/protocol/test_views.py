@@ -50,6 +50,13 @@ MODELS: dict[str, type[BaseModel]] = {
     "ConsistencyProof": ledger.ConsistencyProofBody,
     "Leaf": ledger.Leaf,
     "LeafRange": ledger.LeavesBody,
+    "BrowserSeat": views.BrowserSeat,
+    "BrowserSeatList": views.BrowserSeatList,
+    "SignOut": views.SignOut,
+    "InviteRevoked": views.InviteRevoked,
+    "OrganiserSession": views.OrganiserSession,
+    "OrganiserRooms": views.OrganiserRooms,
+    "CreatedRoom": views.CreatedRoom,
 }
 
 
@@ -57,6 +64,9 @@ NESTED: dict[tuple[str, ...], type[BaseModel]] = {
     ("Error", "properties", "error"): views.ErrorDetail,
     ("Agreement", "properties", "signatures", "items"): views.SignatureBody,
     ("Proposal", "properties", "answers", "additionalProperties"): views.AnswerBody,
+    ("BrowserSeatList", "properties", "seats", "items"): views.HeldSeat,
+    ("OrganiserRooms", "properties", "rooms", "items"): views.OrganisedRoom,
+    ("CreatedRoom", "properties", "seats", "items"): views.CreatedSeatBody,
 }
 """Models the spec writes inline, by their path in the spec."""
 

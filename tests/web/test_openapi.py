@@ -54,6 +54,7 @@ from server.ledger.merkle import (
 from server.web.app import init_app
 from tests.support import databases
 from tests.support.live import LiveRoom, LiveServer
+from tests.web.openapi_browser import exercise_browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = ROOT / "docs" / "openapi.yaml"
@@ -64,7 +65,14 @@ OTHER_MEDIA = {"text/plain", "application/zip", "text/markdown", "text/html"}
 """Media types a success may have instead of JSON: the verifier key, a zipped export and the
 agreement's documents."""
 
-NOT_IN_PATHS = {("GET", "/api/v1/ws"): "the WebSocket endpoint, documented in docs/protocol.md"}
+NOT_IN_PATHS = {
+    ("GET", "/api/v1/ws"): "the WebSocket endpoint, documented in docs/protocol.md",
+    ("GET", "/api/v1/browser/ws"): "the browser's WebSocket, documented in docs/web.md",
+    ("GET", "/"): "the browser client's page (docs/web.md)",
+    ("GET", "/join"): "the browser client's page, opened by invite links",
+    ("GET", "/organise"): "the browser client's page, opened by organiser links",
+    ("GET", "/web/{path}"): "the browser client's scripts, styles and vendored libraries",
+}
 """Routes of the application the document mentions in its description instead of its paths."""
 
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
@@ -74,11 +82,16 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "discloseThread": bodies.DiscloseThreadBody,
     "postMessage": bodies.PostMessageBody,
     "runCommand": bodies.CommandBody,
+    "joinBrowser": bodies.RedeemInvite,
+    "switchRoom": bodies.SwitchRoomBody,
+    "startOrganiserSession": bodies.OrganiserSessionBody,
+    "createRoom": bodies.CreateRoomBody,
 }
 """The pydantic model that validates each operation's request body."""
 
 WRITES = (
     "rotateInvite",
+    "revokeInvite",
     "openBackchannel",
     "acceptBackchannel",
     "discloseThread",
@@ -248,7 +261,8 @@ def test_document_is_openapi_3_1() -> None:
     assert doc["openapi"].startswith("3.1."), doc["openapi"]
     assert doc["jsonSchemaDialect"] == "https://json-schema.org/draft/2020-12/schema"
     assert doc["info"]["title"] and doc["info"]["version"]
-    assert set(doc["components"]["securitySchemes"]) == {"bearerAuth", "cookieAuth"}
+    schemes = {"bearerAuth", "cookieAuth", "seatsCookie", "organiserCookie"}
+    assert set(doc["components"]["securitySchemes"]) == schemes
     assert doc["components"]["securitySchemes"]["cookieAuth"]["name"] == "parley_session"
     for op in operations().values():
         assert op.node.get("summary"), f"{op.id} has no summary"
@@ -440,6 +454,7 @@ class Api:
         *,
         token: str | None = None,
         cookie: str | None = None,
+        cookies: Mapping[str, str] | None = None,
         origin: str | None = None,
         authorization: str | None = None,
         body: Any = UNSET,
@@ -484,6 +499,8 @@ class Api:
             headers["Authorization"] = authorization
         if cookie is not None:
             headers["Cookie"] = f"parley_session={cookie}"
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
         if origin is not None:
             headers["Origin"] = origin
         answer = send(op.method, url, data, headers)
@@ -907,6 +924,8 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     assert [s["party"] for s in signed["signatures"]] == ["us", "drv", "rvn"]
     assert "- Troop ceiling: 20000 troops" in markdown(200, token=rvn1, room=r).decode()
     assert "<dd>20000 troops</dd>" in html(200, token=us1, room=r).decode()
+
+    exercise_browser(api, live_server, room)
 
     # Every documented status was seen, but those that cannot be provoked here.
     documented = {(op.id, s) for op in operations().values() for s in op.statuses()}

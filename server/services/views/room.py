@@ -13,6 +13,7 @@ from protocol.views import (
     AgendaBody,
     AgreementBody,
     AnswerBody,
+    BrowserSeat,
     CoalitionBody,
     CoalitionList,
     Comparison,
@@ -100,6 +101,13 @@ class RoomViews:
             stage=state.stage,
         )
         return info, viewer_of(seat), state.seq
+
+    async def browser_seat(self, grant: Grant) -> BrowserSeat:
+        """The seat as the browser's room switcher shows it."""
+        state, seat = await self.seat(grant)
+        return BrowserSeat(
+            room=state.room_id, title=state.title, stage=state.stage, seat=seat_body(seat)
+        )
 
     async def session(self, grant: Grant) -> SessionBody:
         _, seat = await self.seat(grant)

@@ -1,0 +1,155 @@
+// The page's state and the only code that changes it: frames from the socket are folded by
+// state.js, commands go out through the socket with the control that sent them remembered, so
+// a refusal is shown next to that control.
+
+import { get, post } from "./api.js";
+import { RoomSocket } from "./socket.js";
+import { emptyRoom, foldEvent, markRead, prependHistory } from "./state.js";
+
+const listeners = new Set();
+const controlOf = new Map(); // command id -> control key
+
+export const app = {
+  mode: "boot",
+  message: "",
+  seats: [],
+  current: null,
+  rooms: {},
+  connection: "connecting",
+  connectionDetail: "",
+  errors: {},
+  thread: {},
+  organiser: null,
+  queued: 0,
+};
+
+export function subscribe(fn) {
+  listeners.add(fn);
+}
+
+let scheduled = false;
+
+function draw() {
+  scheduled = false;
+  for (const fn of listeners) fn(app);
+}
+
+/** Change the state; the page is drawn once per frame however many events arrived (a replay
+ * of thousands of events must not draw thousands of times). */
+export function set(change) {
+  Object.assign(app, typeof change === "function" ? change(app) : change);
+  if (scheduled) return;
+  scheduled = true;
+  if (document.hidden) setTimeout(draw, 100); // no animation frames in a background tab
+  else requestAnimationFrame(draw);
+}
+
+export const currentRoom = () => app.rooms[app.current];
+export const currentSeat = () => app.seats.find((s) => s.room === app.current);
+
+function setRoom(id, room) {
+  set({ rooms: { ...app.rooms, [id]: room } });
+}
+
+export const socket = new RoomSocket({
+  resumePoints: () => app.seats.map((s) => ({ room: s.room, after: app.rooms[s.room] ? app.rooms[s.room].lastSeq : 0 })),
+  onState: (connection, detail = "") => set({ connection, connectionDetail: detail }),
+  onQueued: (queued) => set({ queued }),
+  onFrame(frame) {
+    if (frame.type === "event") {
+      const room = app.rooms[frame.room];
+      if (!room) return;
+      let next = foldEvent(room, frame);
+      const open = app.thread[frame.room] || "plenary";
+      if (frame.room === app.current && frame.record && frame.record.thread === open) next = markRead(next, open);
+      setRoom(frame.room, next);
+      if (frame.kind === "thread_disclosed" && frame.room === app.current) rereadAfterDisclosure(frame.room);
+    } else if (frame.type === "synced") {
+      const room = app.rooms[frame.room];
+      if (room) setRoom(frame.room, { ...room, synced: true });
+    } else if (frame.type === "ack" || frame.type === "error") {
+      const control = controlOf.get(frame.id);
+      controlOf.delete(frame.id);
+      if (control) {
+        const errors = { ...app.errors };
+        if (frame.type === "error") errors[control] = frame.message;
+        else delete errors[control];
+        set({ errors });
+      }
+    }
+  },
+});
+
+/** Send a command for the current room; a refusal shows next to `control`. */
+export function act(control, command) {
+  const id = socket.send({ room: app.current, ...command });
+  controlOf.set(id, control);
+  const errors = { ...app.errors };
+  delete errors[control];
+  set({ errors });
+  return id;
+}
+
+export function showError(control, message) {
+  set({ errors: { ...app.errors, [control]: message } });
+}
+
+export async function loadSeats() {
+  const { seats } = await get("/api/v1/browser/seats");
+  const rooms = { ...app.rooms };
+  for (const s of seats) {
+    if (!rooms[s.room]) rooms[s.room] = { ...emptyRoom({ room: s.room, seat: s.seat.id, ...s.seat, stage: s.stage }), title: s.title };
+  }
+  const current = (seats.find((s) => s.current) || seats[0] || {}).room || null;
+  set({ seats, rooms, current, mode: seats.length ? "room" : "no-seat" });
+  return seats;
+}
+
+export async function switchRoom(roomId) {
+  await post("/api/v1/browser/switch", { room: roomId });
+  set({ current: roomId, seats: app.seats.map((s) => ({ ...s, current: s.room === roomId })) });
+}
+
+export function openThread(threadId) {
+  const room = currentRoom();
+  set({ thread: { ...app.thread, [app.current]: threadId } });
+  if (room) setRoom(app.current, markRead(room, threadId));
+}
+
+/** A disclosure opens a thread's past, but the live stream does not send the past again
+ * (docs/protocol.md, Disclosure): read the log again from the server, as the seat may now see
+ * it, and fold it afresh; events that arrived meanwhile are folded on top. */
+async function rereadAfterDisclosure(roomId) {
+  const events = [];
+  for (let since = 0, more = true; more;) {
+    const page = await get(`/api/v1/rooms/${encodeURIComponent(roomId)}/events?since=${since}&limit=500`);
+    events.push(...page.events);
+    since = page.next;
+    more = page.more;
+  }
+  const old = app.rooms[roomId];
+  let room = { ...emptyRoom(old.seat), title: old.title };
+  for (const ev of events) room = foldEvent(room, ev);
+  for (const entry of old.timeline) {
+    if (entry.seq > room.lastSeq) {
+      room = foldEvent(room, { ...entry, leaf_hash: entry.leafHash });
+    }
+  }
+  setRoom(roomId, { ...room, unread: old.unread, synced: old.synced });
+}
+
+/** Page back through a thread's history from the server, before the oldest message held. */
+export async function loadEarlier(threadId) {
+  const room = currentRoom();
+  const before = room.earliest[threadId];
+  if (!before) return;
+  const since = Math.max(0, before - 200);
+  const page = await get(`/api/v1/rooms/${encodeURIComponent(room.id)}/events?since=${since}&limit=200`);
+  setRoom(room.id, prependHistory(currentRoom(), threadId, page.events.filter((e) => e.seq < before), since === 0));
+}
+
+export async function signOut() {
+  socket.stop();
+  await post("/api/v1/browser/signout");
+  set({ mode: "signed-out", seats: [], rooms: {}, current: null, connection: "signed-out" });
+}
