@@ -27,6 +27,8 @@ class Event:
         leaf_hash: hex SHA-256 leaf hash of the record in the log.
         sealed: True when the seat may only learn that the event exists.
         record: the full record, or None when sealed.
+        command_id: on this seat's own events only, the id of the command that appended it:
+            a client that lost an ack can tell from the stream that its command was applied.
     """
 
     room: str
@@ -37,6 +39,7 @@ class Event:
     leaf_hash: str
     sealed: bool
     record: Mapping[str, Any] | None
+    command_id: str | None = None
 
     @classmethod
     def from_frame(cls, frame: EventFrame) -> Event:
@@ -49,6 +52,7 @@ class Event:
             leaf_hash=frame.leaf_hash,
             sealed=frame.sealed,
             record=frame.record,
+            command_id=frame.command_id,
         )
 
     @property

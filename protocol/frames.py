@@ -350,6 +350,9 @@ class EventFrame(Frame):
     leaf_hash: str
     sealed: bool
     record: dict[str, Any] | None
+    command_id: str | None = None
+    """Only on the frames sent to the seat whose command appended the event: that command's id.
+    Outside the record, so the log and its hashes are the same for every seat."""
 
 
 class Synced(Frame):

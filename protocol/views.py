@@ -116,6 +116,8 @@ class PageEvent(View):
     leaf_hash: str
     sealed: bool
     record: dict[str, Any] | None
+    command_id: str | None = None
+    """Only on the events this seat's own commands appended: the command's id."""
 
 
 class EventPage(View):

@@ -121,7 +121,7 @@ class Hub:
                     else:
                         self._buffer(sub, commit)
                 continue
-            wires: dict[tuple[tuple[int, object], ...], bytes] = {}
+            wires: dict[tuple[tuple[int, object, bool], ...], bytes] = {}
             for sub in subs:
                 if sub.live:
                     self._offer(sub, commit, wires)
@@ -138,14 +138,17 @@ class Hub:
             sub.buffer, sub.buffered = [], 0
 
     def _offer(
-        self, sub: Subscription, commit: Commit, wires: dict[tuple[tuple[int, object], ...], bytes]
+        self,
+        sub: Subscription,
+        commit: Commit,
+        wires: dict[tuple[tuple[int, object, bool], ...], bytes],
     ) -> None:
         """Send ``sub`` the events of one commit it may see, as one write to its socket.
 
         ``wires`` is shared by every subscription offered the same commit: the bytes of a whole
         run of frames, so that seats that see the same events share one encoding.
         """
-        offer: Offer = commit.offer(sub.viewer, sub.last, sub.last_sent)
+        offer: Offer = commit.offer(sub.viewer, sub.seat_id, sub.last, sub.last_sent)
         if offer.frames:
             wire = wires.get(offer.keys)
             if wire is None:
@@ -171,7 +174,9 @@ class Hub:
     async def _run_replay(self, sub: Subscription) -> None:
         try:
             while not sub.closed:
-                page = await self._views.replay_page(sub.room_id, sub.viewer, after=sub.last)
+                page = await self._views.replay_page(
+                    sub.room_id, sub.viewer, sub.seat_id, after=sub.last
+                )
                 for seq, frame in page.frames:
                     await sub.outbox.put(frame)
                     sub.last_sent = seq

@@ -319,3 +319,51 @@ async def test_the_server_killed_mid_stream_loses_nothing_it_acknowledged(
         assert status == 200
         assert seqs == [e["seq"] for e in own["events"] if e["seq"] <= seqs[-1]], seat
         assert seqs[-1] >= max(acked.values()) - 50, f"{seat} fell far behind"
+
+
+async def test_the_actor_sees_its_command_id_on_its_own_events_and_nobody_else_does(
+    live_server: LiveServer,
+) -> None:
+    """A client that lost an ack can tell from the stream that its command was applied: its own
+    events carry the command's id, live, on resume and in HTTP history; the record (and so the
+    leaf hash) is the same for every seat, and no other seat learns the id."""
+    room = await live_server.create_room()
+    r = room.id
+    actor = await Peer.connect(live_server.ws_url, [(room.seat("us-1").token, 0)])
+    same_party = await Peer.connect(live_server.ws_url, [(room.seat("us-2").token, 0)])
+    other = await Peer.connect(live_server.ws_url, [(room.seat("drv-1").token, 0)])
+    for peer in (actor, same_party, other):
+        await peer.wait_for(lambda p=peer: r in p.synced)
+    frame = msg(r, "plenary", "Our answer, with its id.")
+    ack = await actor.command(frame)
+    seq = ack["seq"]
+    for peer in (actor, same_party, other):
+        await peer.wait_for(lambda p=peer: any(e["seq"] == seq for e in p.events[r]))
+
+    def at(peer: Peer) -> dict[str, Any]:
+        return next(e for e in peer.events[r] if e["seq"] == seq)
+
+    assert at(actor)["command_id"] == frame["id"]
+    assert "command_id" not in at(same_party) and "command_id" not in at(other)
+    assert at(actor)["record"] == at(other)["record"]
+    assert at(actor)["leaf_hash"] == at(other)["leaf_hash"]
+    # Events the seat did not cause carry no id, even where a command id is stored.
+    assert all("command_id" not in e for e in actor.events[r] if e["seq"] < seq)
+
+    resumed = await Peer.connect(live_server.ws_url, [(room.seat("us-1").token, seq - 1)])
+    await resumed.wait_for(lambda: r in resumed.synced)
+    assert at(resumed)["command_id"] == frame["id"]
+    status, page = http(
+        "GET",
+        f"{live_server.base_url}/api/v1/rooms/{r}/events?since={seq - 1}",
+        token=room.seat("us-1").token,
+    )
+    assert status == 200 and page["events"][0]["command_id"] == frame["id"]
+    status, page = http(
+        "GET",
+        f"{live_server.base_url}/api/v1/rooms/{r}/events?since={seq - 1}",
+        token=room.seat("drv-1").token,
+    )
+    assert status == 200 and "command_id" not in page["events"][0]
+    for peer in (actor, same_party, other, resumed):
+        await peer.close()

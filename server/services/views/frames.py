@@ -30,10 +30,20 @@ def event_fields(event: StoredEvent, vis: Visibility) -> str:
     return head + ',"sealed":true,"record":null'
 
 
-def event_frame(event: StoredEvent, vis: Visibility) -> str:
-    return '{"v":1,"type":"event",' + event_fields(event, vis) + "}"
+def own_fields(event: StoredEvent) -> str:
+    """For the seat whose command appended ``event``: that command's id (outside the record,
+    so the log and its hashes are the same for everyone)."""
+    if event.command_id is None:
+        return ""
+    return f',"command_id":{_dumps(event.command_id)}'
 
 
-def event_object(event: StoredEvent, vis: Visibility) -> str:
+def event_frame(event: StoredEvent, vis: Visibility, *, own: bool = False) -> str:
+    """The ``event`` frame; ``own``: sent to the seat that acted (it carries the command id)."""
+    tail = own_fields(event) if own else ""
+    return '{"v":1,"type":"event",' + event_fields(event, vis) + tail + "}"
+
+
+def event_object(event: StoredEvent, vis: Visibility, *, own: bool = False) -> str:
     """The event as a JSON object for HTTP pages (the frame without ``v`` and ``type``)."""
-    return "{" + event_fields(event, vis) + "}"
+    return "{" + event_fields(event, vis) + (own_fields(event) if own else "") + "}"

@@ -42,7 +42,7 @@ class Offer:
     """
 
     frames: list[str]
-    keys: tuple[tuple[int, Visibility], ...]
+    keys: tuple[tuple[int, Visibility, bool], ...]
     last: int
     last_sent: int
     gap: bool
@@ -56,7 +56,7 @@ class Commit:
     events: Sequence[StoredEvent]
     state: RoomState | None
     _judged: dict[tuple[Viewer, str, str | None], Visibility] = field(default_factory=dict)
-    _frames: dict[tuple[int, Visibility], str] = field(default_factory=dict)
+    _frames: dict[tuple[int, Visibility, bool], str] = field(default_factory=dict)
 
     @property
     def first(self) -> int:
@@ -71,12 +71,13 @@ class Commit:
         """Whether the state covers every event, so they can be judged now."""
         return self.state is not None and self.state.seq >= self.last
 
-    def offer(self, viewer: Viewer, last: int, last_sent: int) -> Offer:
-        """The frames of this commit after ``last`` that ``viewer`` may see (requires ready)."""
+    def offer(self, viewer: Viewer, seat_id: str, last: int, last_sent: int) -> Offer:
+        """The frames of this commit after ``last`` that ``viewer`` may see (requires ready);
+        the events ``seat_id`` caused carry their command id."""
         state = self.state
         assert state is not None and self.ready
         frames: list[str] = []
-        keys: list[tuple[int, Visibility]] = []
+        keys: list[tuple[int, Visibility, bool]] = []
         gap = False
         for event in self.events:
             if event.seq <= last:
@@ -89,10 +90,11 @@ class Commit:
             if vis is None:
                 vis = self._judged[key] = visibility(event.kind, event.thread, viewer, state)
             if vis is not HIDDEN:
-                frame_key = (event.seq, vis)
+                own = event.seat == seat_id and event.command_id is not None
+                frame_key = (event.seq, vis, own)
                 frame = self._frames.get(frame_key)
                 if frame is None:
-                    frame = self._frames[frame_key] = event_frame(event, vis)
+                    frame = self._frames[frame_key] = event_frame(event, vis, own=own)
                 frames.append(frame)
                 keys.append(frame_key)
                 last_sent = event.seq
@@ -172,8 +174,11 @@ class LogViews:
 
     # -- stored ----------------------------------------------------------------------------
 
-    async def replay_page(self, room_id: str, viewer: Viewer, *, after: int) -> ReplayPage:
-        """The next page of the log after ``after``, as ``viewer`` may see it."""
+    async def replay_page(
+        self, room_id: str, viewer: Viewer, seat_id: str, *, after: int
+    ) -> ReplayPage:
+        """The next page of the log after ``after``, as ``viewer`` may see it (the events
+        ``seat_id`` caused carrying their command id)."""
         async with self._db.engine.connect() as conn:
             events = await read_events(conn, room_id, after=after, limit=self._page)
         if not events:
@@ -183,11 +188,14 @@ class LogViews:
         for event in events:
             vis = visibility(event.kind, event.thread, viewer, state)
             if vis is not HIDDEN:
-                frames.append((event.seq, event_frame(event, vis)))
+                frames.append((event.seq, event_frame(event, vis, own=event.seat == seat_id)))
         return ReplayPage(frames, events[-1].seq, len(events) == self._page)
 
-    async def history(self, room_id: str, viewer: Viewer, *, since: int, limit: int) -> str:
-        """The JSON text of an ``EventPage``: at most ``limit`` events after ``since``."""
+    async def history(
+        self, room_id: str, viewer: Viewer, seat_id: str, *, since: int, limit: int
+    ) -> str:
+        """The JSON text of an ``EventPage``: at most ``limit`` events after ``since`` (the
+        events ``seat_id`` caused carrying their command id)."""
         out: list[str] = []
         cursor, last_visible, more = since, since, False
         async with self._db.engine.connect() as conn:
@@ -204,7 +212,7 @@ class LogViews:
                     if len(out) == limit:
                         more = True
                         break
-                    out.append(event_object(event, vis))
+                    out.append(event_object(event, vis, own=event.seat == seat_id))
                     last_visible = event.seq
                 if len(page) < self._page:
                     break

@@ -152,7 +152,8 @@ class RoomViews:
     async def history(self, grant: Grant, room_id: str, *, since: int, limit: int) -> str:
         """The JSON text of an ``EventPage`` of the seat's view of the log."""
         state, seat = await self.seat(grant, room_id)
-        return await self._log.history(state.room_id, viewer_of(seat), since=since, limit=limit)
+        viewer = viewer_of(seat)
+        return await self._log.history(state.room_id, viewer, seat.id, since=since, limit=limit)
 
     async def agenda(self, grant: Grant, room_id: str) -> AgendaBody:
         """The agenda is set before the whole room (issues added later too)."""
