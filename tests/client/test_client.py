@@ -79,6 +79,8 @@ def as_wire(event: Event) -> dict[str, Any]:
         "leaf_hash": event.leaf_hash,
         "sealed": event.sealed,
         "record": event.record,
+        # Only the seat's own events carry it, on the wire as in the client's Event.
+        **({"command_id": event.command_id} if event.command_id is not None else {}),
     }
 
 

@@ -46,7 +46,7 @@ def test_every_error_aiohttp_produces_carries_the_security_headers(
 ) -> None:
     with sqlite_server(sqlite_template, tmp_path) as server:
         base = server.base_url
-        for path in ("/api/v1/nope", "/nope", "/"):
+        for path in ("/api/v1/nope", "/nope", "/web/nope.js"):
             status, headers, _ = fetch(base + path)
             assert status == 404, path
             assert_security_headers(headers)
