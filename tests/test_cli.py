@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from server.exercise.scenarios import SCENARIOS
 from tests.support import databases
 from tests.support.processes import ServerProcess, parley_env, run_parley
 from tests.support.services import need, postgres_problem
@@ -29,6 +30,13 @@ def test_every_verb_has_help(verb: list[str]) -> None:
     result = run_parley(*verb, "--help", env=parley_env())
     assert result.returncode == 0
     assert "usage: parley" in result.stdout
+
+
+def test_exercise_start_help_names_every_bundled_scenario() -> None:
+    result = run_parley("exercise", "start", "--help", env=parley_env())
+    assert result.returncode == 0
+    for name in SCENARIOS:
+        assert name in result.stdout, name
 
 
 def test_bad_database_url_is_one_line(tmp_path: Path) -> None:

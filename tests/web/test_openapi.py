@@ -998,7 +998,7 @@ def exercise_ledger(api: Api, r: str, other: str, token: dict[str, str], own: st
         verify_inclusion(seq - 1, size, hashes[seq - 1], path, root)
     for query, where, rejects in (
         ({"size": str(size)}, "seq", False),
-        ({"seq": "0", "size": str(size)}, "seq", False),
+        ({"seq": "0", "size": str(size)}, "seq", True),
         ({"seq": "3", "size": str(size + 1)}, "size", False),
         ({"seq": "3", "size": "2"}, "seq", False),
         ({"seq": "x", "size": "2"}, "seq", True),
