@@ -2,10 +2,16 @@
 transaction per event, on SQLite and PostgreSQL.
 
     python -m bench.append [--events N] [--writers 1,10,100] [--databases sqlite,postgresql]
+                           [--modes group,per-event,floor]
 
 Each run creates a fresh database (``alembic upgrade head``), one room, and W concurrent
 writers that each append their share of N events, one at a time, waiting for every ack. The
 "per-event" mode is the same append path with ``max_batch=1``: one transaction per event.
+
+The "floor" (``bench/floor.py``) is measured in the same run on a fresh database of the same
+schema: the same records built, canonicalised, hashed and inserted with their Merkle nodes by the
+raw driver, one transaction per batch of W events (the batch group commit forms with W writers).
+Each group-commit row shows Parley's rate as a share of that floor.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from bench.databases import fresh_database, pg_admin
+from bench.floor import postgresql_floor, sqlite_floor
 from server.storage.database import Database
 from server.storage.migrate import upgrade
 from server.storage.records import NewEvent, RoomSpec
@@ -67,33 +74,69 @@ async def run_one(url: str, writers: int, events: int, max_batch: int) -> dict[s
     }
 
 
+async def run_floor(url: str, writers: int, events: int) -> float:
+    """Events/s of the raw-driver floor on a fresh database at ``url`` (batches of ``writers``)."""
+    db = Database(url)
+    await upgrade(db.write_engine)
+    writer = LogWriter(db)
+    room = f"floor-{uuid.uuid4().hex[:8]}"
+    await writer.create_room(RoomSpec(room, "bench", "opening"), [NewEvent("room_created")])
+    await writer.close()
+    await db.dispose()
+    if db.sqlite_path is not None:
+        return await asyncio.to_thread(sqlite_floor, str(db.sqlite_path), room, events, writers)
+    return await postgresql_floor(url.replace("+asyncpg", ""), room, events, writers)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--per-event-events", type=int, default=2_000)
     parser.add_argument("--writers", default="1,10,100")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--modes", default="group,per-event,floor")
     args = parser.parse_args()
+    modes = args.modes.split(",")
     print(f"# {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("| database | writers | mode | events | acks/s | p50 ms | p99 ms | mean batch |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print(
+        "| database | writers | mode | events | acks/s | p50 ms | p99 ms | mean batch "
+        "| share of floor |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for kind in args.databases.split(","):
             for writers in (int(w) for w in args.writers.split(",")):
-                for mode, batch, count in (
-                    ("group commit", 1000, args.events if writers > 1 else args.events // 10),
-                    ("per-event tx", 1, args.per_event_events),
+                grouped = args.events if writers > 1 else args.events // 10
+                floor = None
+                if "floor" in modes:
+                    url, pg_name = await fresh_database(kind, Path(tmp))
+                    try:
+                        floor = await run_floor(url, writers, grouped)
+                    finally:
+                        if pg_name:
+                            await pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
+                    print(
+                        f"| {kind} | {writers} | floor (raw driver) | {grouped} | {floor:,.0f} "
+                        f"| | | {writers:.1f} | 100% |",
+                        flush=True,
+                    )
+                for key, mode, batch, count in (
+                    ("group", "group commit", 1000, grouped),
+                    ("per-event", "per-event tx", 1, args.per_event_events),
                 ):
+                    if key not in modes:
+                        continue
                     url, pg_name = await fresh_database(kind, Path(tmp))
                     try:
                         r = await run_one(url, writers, count, batch)
                     finally:
                         if pg_name:
                             await pg_admin(f"DROP DATABASE {pg_name} WITH (FORCE)")
+                    share = f"{r['acks_per_s'] / floor:.0%}" if floor else ""
                     print(
                         f"| {kind} | {writers} | {mode} | {r['events']:.0f} | "
                         f"{r['acks_per_s']:,.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-                        f"{r['mean_batch']:.1f} |",
+                        f"{r['mean_batch']:.1f} | {share} |",
                         flush=True,
                     )
 

@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from protocol.canonical import canonical_json
 from server.domain.events import EventKind, build_record, format_timestamp
 from server.domain.room import STATE_KINDS
 from server.ledger.merkle import Frontier, append_leaves, leaf_hash
+from server.storage.append_sql import AppendStatements, EventRow, HeadRow, NodeRow
 from server.storage.database import Database
 from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
 from server.storage.records import (
@@ -47,7 +48,7 @@ from server.storage.records import (
     RoomSpec,
     StoredEvent,
 )
-from server.storage.tables import events, merkle_nodes, rooms
+from server.storage.tables import events, rooms
 
 log = logging.getLogger(__name__)
 
@@ -410,60 +411,41 @@ class LogWriter:
     ) -> None:
         if not stored:
             return
-        conn.execute(insert(events), [_event_row(e) for e in stored])
+        sql = AppendStatements(conn)
+        sql.insert_events([_event_row(e) for e in stored])
         by_room: dict[str, list[bytes]] = {}
         for event in stored:
             by_room.setdefault(event.room_id, []).append(event.leaf_hash)
-        node_rows: list[dict[str, object]] = []
-        head_rows: list[dict[str, object]] = []
+        node_rows: list[NodeRow] = []
+        head_rows: list[HeadRow] = []
         for room_id, leaves in by_room.items():
             head = heads[room_id]
             old_size = head.size - len(leaves)
             frontier, nodes = append_leaves(Frontier(old_size, head.frontier), leaves)
             head.frontier = frontier.nodes
-            node_rows += [
-                {"room_id": room_id, "level": level, "idx": idx, "hash": digest}
-                for level, idx, digest in nodes
-            ]
+            node_rows += [(room_id, level, idx, digest) for level, idx, digest in nodes]
             head_rows.append(
-                {
-                    "b_id": room_id,
-                    "b_size": head.size,
-                    "b_stage": head.stage,
-                    "b_frontier": b"".join(frontier.nodes),
-                    "b_state_seq": head.state_seq,
-                }
+                (head.size, head.stage, b"".join(frontier.nodes), head.state_seq, room_id)
             )
-        if node_rows:
-            conn.execute(insert(merkle_nodes), node_rows)
-        conn.execute(
-            update(rooms)
-            .where(rooms.c.id == bindparam("b_id"))
-            .values(
-                size=bindparam("b_size"),
-                stage=bindparam("b_stage"),
-                tree_frontier=bindparam("b_frontier"),
-                state_seq=bindparam("b_state_seq"),
-            ),
-            head_rows,
-        )
+        sql.insert_nodes(node_rows)
+        sql.update_heads(head_rows)
 
 
-def _event_row(event: StoredEvent) -> dict[str, object]:
-    return {
-        "room_id": event.room_id,
-        "seq": event.seq,
-        "kind": event.kind,
-        "stage": event.stage,
-        "actor_seat": event.seat,
-        "actor_party": event.party,
-        "thread_id": event.thread,
-        "created_at": event.created_at,
-        "salt": event.salt,
-        "record": event.record,
-        "leaf_hash": event.leaf_hash,
-        "command_id": event.command_id,
-    }
+def _event_row(e: StoredEvent) -> EventRow:
+    return (
+        e.room_id,
+        e.seq,
+        e.kind,
+        e.stage,
+        e.seat,
+        e.party,
+        e.thread,
+        e.created_at,
+        e.salt,
+        e.record,
+        e.leaf_hash,
+        e.command_id,
+    )
 
 
 _LOOKUP_CHUNK = 100
