@@ -12,6 +12,7 @@ comparing the UTF-16-BE encodings byte by byte gives exactly that order.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import cast
 
@@ -111,6 +112,11 @@ def canonical_json(value: object) -> bytes:
     return "".join(out).encode("utf-8")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_AT_OR_ABOVE_D800 = re.compile("[\ud800-\U0010ffff]")
+"""Characters whose UTF-16 order may differ from their code point order (and surrogates)."""
+
+
 def _fast(value: object) -> bytes | None:
     """The same bytes through the C ``json`` module, or None when it cannot vouch for them.
 
@@ -121,10 +127,11 @@ def _fast(value: object) -> bytes | None:
     strings. Anything doubtful goes to the exact encoder, which also names the bad path.
     """
     try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError):
         return None
-    if text and max(text) >= "\ud800":
+    # ``isascii`` is a flag lookup; a scan of the text only when it holds more than ASCII.
+    if not text.isascii() and _AT_OR_ABOVE_D800.search(text) is not None:
         return None
     if not _plain(value):
         return None

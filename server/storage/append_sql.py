@@ -13,13 +13,14 @@ through SQLAlchemy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import await_only
 
+from server.storage.records import StoredEvent
 from server.storage.tables import events
 
 EventRow = tuple[
@@ -83,8 +84,52 @@ class AppendStatements:
         )
         self._insert_node = _INSERT_NODE.format(", ".join(_marks(style, 4)))
         self._update_head = _UPDATE_HEAD.format(*_marks(style, 5))
-        # SQLite keeps times as text; write them exactly as SQLAlchemy's DateTime type does.
-        self._time: Any = events.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+        self._style = style
+        # SQLite keeps times as text; write and read them exactly as SQLAlchemy's DateTime does.
+        time_type = events.c.created_at.type.dialect_impl(dialect)
+        self._time: Any = time_type.bind_processor(dialect)
+        self._read_time: Any = time_type.result_processor(dialect, None)
+
+    def lock_heads(self, room_ids: Sequence[str]) -> list[tuple[str, int, str, bytes, int]]:
+        """(id, size, stage, tree_frontier, state_seq) of these rooms, in id order; on
+        PostgreSQL the rows are locked (``FOR UPDATE``) in that order."""
+        marks = ", ".join(_marks(self._style, len(room_ids)))
+        sql = (
+            "SELECT id, size, stage, tree_frontier, state_seq FROM rooms "
+            f"WHERE id IN ({marks}) ORDER BY id"
+        )
+        if not self._sqlite:
+            sql += " FOR UPDATE"
+        return [
+            (row[0], row[1], row[2], bytes(row[3]), row[4]) for row in self._fetch(sql, room_ids)
+        ]
+
+    def find_commands(self, keys: Sequence[tuple[str, str | None, str]]) -> list[StoredEvent]:
+        """The events stored for these (room, seat, command id) keys."""
+        sql, params = commands_lookup(keys, self._style)
+        read_time = self._read_time
+        out = []
+        for row in self._fetch(sql, params):
+            created = row[7] if read_time is None else read_time(row[7])
+            if created.tzinfo is None:  # SQLite keeps no zone; every stored time is UTC
+                created = created.replace(tzinfo=UTC)
+            out.append(
+                StoredEvent(
+                    room_id=row[0],
+                    seq=row[1],
+                    kind=row[2],
+                    stage=row[3],
+                    seat=row[4],
+                    party=row[5],
+                    thread=row[6],
+                    created_at=created,
+                    salt=bytes(row[8]),
+                    record=bytes(row[9]),
+                    leaf_hash=bytes(row[10]),
+                    command_id=row[11],
+                )
+            )
+        return out
 
     def insert_events(self, rows: Sequence[EventRow]) -> None:
         if self._sqlite:
@@ -107,27 +152,59 @@ class AppendStatements:
         self._many(self._update_head, rows)
 
     def _many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
+        if rows:
+            self._run(sql, rows, many=True)
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self._run(sql, params, many=False)
+
+    def _run(self, sql: str, params: Sequence[Any], *, many: bool) -> list[Any]:
         adapted: Any = self._conn.connection.dbapi_connection
         dbapi: Any = self._conn.dialect.loaded_dbapi
         try:
             if self._sqlite:
                 cursor = adapted.cursor()
                 try:
-                    cursor.executemany(sql, rows)
+                    if many:
+                        cursor.executemany(sql, params)
+                        return []
+                    return cursor.execute(sql, params).fetchall()  # type: ignore[no-any-return]
                 finally:
                     cursor.close()
-                return
             # SQLAlchemy's asyncpg adapter opens its transaction lazily, on the first statement
-            # it runs; the append path always runs one first (the head lock); this makes sure.
+            # it runs through it: open it before the first one that goes around it.
             if adapted._transaction is None:
                 await_only(adapted._start_transaction())
+            driver = adapted.driver_connection
             try:
-                await_only(adapted.driver_connection.executemany(sql, rows))
+                if many:
+                    await_only(driver.executemany(sql, params))
+                    return []
+                return await_only(driver.fetch(sql, *params))
             except Exception as exc:
                 adapted._handle_exception(exc)  # raises it as the adapter's DBAPI error
+                raise
         except dbapi.Error as exc:
             # Raised as SQLAlchemy raises driver errors, so callers (and ``disconnected``)
             # see the same exception classes as for any other statement.
             raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+
+
+def commands_lookup(
+    keys: Sequence[tuple[str, str | None, str]], style: str = "qmark"
+) -> tuple[str, list[str | None]]:
+    """SQL and parameters for the events of these (room, seat, command id) keys.
+
+    Spelled as an OR of equalities, one per command, so that each term is a lookup in the
+    unique index on (command id, seat, room). A row-value ``IN`` reads the same, but SQLite
+    plans it as a scan of the whole table, on every commit.
+    """
+    marks = iter(_marks(style, 3 * len(keys)))
+    terms = " OR ".join(
+        f"(command_id = {next(marks)} AND actor_seat = {next(marks)} AND room_id = {next(marks)})"
+        for _ in keys
+    )
+    params: list[str | None] = []
+    for room_id, seat, command_id in keys:
+        params += [command_id, seat, room_id]
+    return f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE {terms}", params

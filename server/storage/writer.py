@@ -28,9 +28,8 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Select, and_, insert, or_, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from protocol.canonical import canonical_json
@@ -48,7 +47,7 @@ from server.storage.records import (
     RoomSpec,
     StoredEvent,
 )
-from server.storage.tables import events, rooms
+from server.storage.tables import rooms
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +274,9 @@ class LogWriter:
             return await conn.run_sync(self._commit_in, batch)
 
     def _commit_in(self, conn: Connection, batch: list[_Request]) -> list[StoredEvent]:
-        heads = self._lock_heads(conn, batch)
-        seen = _existing_commands(conn, batch)
+        sql = AppendStatements(conn)
+        heads = self._lock_heads(conn, sql, batch)
+        seen = _existing_commands(sql, batch)
         stored: list[StoredEvent] = []
         for request in batch:
             if request.error is not None:
@@ -301,13 +301,15 @@ class LogWriter:
                 seen[(request.room_id, new[0].seat, request.command_id)] = new[0]
             request.result = Appended(tuple(new))
             stored += new
-        self._insert(conn, batch, heads, stored)
+        self._insert(sql, heads, stored)
         if stored:
             for hook in self._hooks:
                 hook(conn, stored)
         return stored
 
-    def _lock_heads(self, conn: Connection, batch: list[_Request]) -> dict[str, RoomHead]:
+    def _lock_heads(
+        self, conn: Connection, sql: AppendStatements, batch: list[_Request]
+    ) -> dict[str, RoomHead]:
         heads: dict[str, RoomHead] = {}
         created = [r.create.room_id for r in batch if r.create is not None]
         taken: set[str] = set()
@@ -335,23 +337,8 @@ class LogWriter:
             )
         wanted = sorted({r.room_id for r in batch if r.create is None} - heads.keys())
         if wanted:
-            query = (
-                select(
-                    rooms.c.id,
-                    rooms.c.size,
-                    rooms.c.stage,
-                    rooms.c.tree_frontier,
-                    rooms.c.state_seq,
-                )
-                .where(rooms.c.id.in_(wanted))
-                .order_by(rooms.c.id)
-            )
-            if self._db.kind == "postgresql":
-                query = query.with_for_update()
-            for row in conn.execute(query):
-                heads[row.id] = RoomHead(
-                    row.id, row.size, row.stage, split_frontier(row.tree_frontier), row.state_seq
-                )
+            for room_id, size, stage, frontier, state_seq in sql.lock_heads(wanted):
+                heads[room_id] = RoomHead(room_id, size, stage, split_frontier(frontier), state_seq)
         return heads
 
     def _number(self, request: _Request, head: RoomHead) -> list[StoredEvent]:
@@ -403,15 +390,10 @@ class LogWriter:
         return out
 
     def _insert(
-        self,
-        conn: Connection,
-        batch: list[_Request],
-        heads: dict[str, RoomHead],
-        stored: list[StoredEvent],
+        self, sql: AppendStatements, heads: dict[str, RoomHead], stored: list[StoredEvent]
     ) -> None:
         if not stored:
             return
-        sql = AppendStatements(conn)
         sql.insert_events([_event_row(e) for e in stored])
         by_room: dict[str, list[bytes]] = {}
         for event in stored:
@@ -453,36 +435,17 @@ _LOOKUP_CHUNK = 100
 
 
 def _existing_commands(
-    conn: Connection, batch: list[_Request]
+    sql: AppendStatements, batch: list[_Request]
 ) -> dict[tuple[str, str | None, str], StoredEvent]:
-    """The events already appended for the batch's command ids, by (room, seat, command id).
-
-    Spelled as an OR of equalities, one per command, so that each term is a lookup in the
-    unique index on (command id, seat, room). A row-value ``IN`` reads the same, but SQLite
-    plans it as a scan of the whole table, on every commit.
-    """
+    """The events already appended for the batch's command ids, by (room, seat, command id)."""
     keys = list(
         {(r.room_id, r.events[0].seat, r.command_id) for r in batch if r.command_id is not None}
     )
     found: dict[tuple[str, str | None, str], StoredEvent] = {}
     for start in range(0, len(keys), _LOOKUP_CHUNK):
-        query = commands_lookup(keys[start : start + _LOOKUP_CHUNK])
-        for row in conn.execute(query):
-            found[(row.room_id, row.actor_seat, row.command_id)] = stored_from_row(row)
+        for event in sql.find_commands(keys[start : start + _LOOKUP_CHUNK]):
+            found[(event.room_id, event.seat, event.command_id)] = event  # type: ignore[index]
     return found
-
-
-def commands_lookup(keys: Sequence[tuple[str, str | None, str]]) -> Select[Any]:
-    """The events of these (room, seat, command id) keys: one index lookup per key."""
-    terms = [
-        and_(
-            events.c.command_id == command_id,
-            events.c.actor_seat == seat,
-            events.c.room_id == room_id,
-        )
-        for room_id, seat, command_id in keys
-    ]
-    return select(events).where(or_(*terms))
 
 
 def stored_from_row(row: object) -> StoredEvent:
