@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -144,18 +144,25 @@ def _plain(value: object) -> bool:
     while stack:
         item = stack.pop()
         kind = type(item)
-        if kind is str or item is None or kind is bool:
-            continue
-        if kind is int:
-            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:  # type: ignore[operator]
-                return False
-        elif kind is dict:
-            for key, child in item.items():  # type: ignore[attr-defined]
+        if kind is dict:
+            children: Iterable[object] = item.values()  # type: ignore[attr-defined]
+            for key in item:  # type: ignore[attr-defined]
                 if type(key) is not str:
                     return False
-                stack.append(child)
         elif kind is list or kind is tuple:
-            stack.extend(cast("Sequence[object]", item))
+            children = cast("Sequence[object]", item)
         else:
-            return False
+            children = (item,)
+        # Scalars are checked here rather than pushed: most members of a record are strings.
+        for child in children:
+            ckind = type(child)
+            if ckind is str or child is None or ckind is bool:
+                continue
+            if ckind is int:
+                if not -MAX_SAFE_INTEGER <= child <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+                    return False
+            elif ckind is dict or ckind is list or ckind is tuple:
+                stack.append(child)
+            else:
+                return False
     return True
