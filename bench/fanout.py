@@ -713,6 +713,13 @@ async def parley_server(
         PARLEY_QUEUE_FRAMES="1000000",
         PARLEY_SEND_BUFFER_BYTES=str(1024 * 2**20),
         PARLEY_HELLO_TIMEOUT="120",
+        # Every socket comes from this one address: the per-address limits of the public edge
+        # would refuse the bench's own redemptions and upgrades past the first 60.
+        PARLEY_REDEEM_PER_MINUTE="1000000",
+        PARLEY_REDEEM_BURST="1000000",
+        PARLEY_CONNECTIONS_PER_ADDRESS="1000000",
+        PARLEY_UPGRADES_PER_MINUTE="1000000",
+        PARLEY_UPGRADE_BURST="1000000",
     )
     cli = [sys.executable, "-m", "server.cli"]
     upgrade = await asyncio.create_subprocess_exec(
