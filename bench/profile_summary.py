@@ -2,6 +2,7 @@
 
     py-spy record -r 250 -f raw -o prof.txt -- python -m bench.append ...
     python -m bench.profile_summary prof.txt [--within LogWriter._commit_in] [--top 25]
+    python -m bench.profile_summary prof.txt --events 30000 --rate 250 --cost _number --cost ...
 
 Prints, for the samples whose stack holds ``--within`` (all samples if not given), the share
 of *inclusive* time of each function (it or anything it called was running) and of *self* time
@@ -56,13 +57,47 @@ def summarise(path: Path, within: str | None, top: int) -> str:
     return "\n".join(out)
 
 
+def costs(path: Path, functions: list[str], events: int, rate: float) -> str:
+    """Microseconds per event (busy samples x sample interval / events) spent in each function
+    (inclusive, matched as a substring of the frame), and in all busy samples."""
+    counts = dict.fromkeys(functions, 0)
+    busy = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = [_name(f) for f in stack.split(";") if f]
+        if not frames or any(frames[-1].startswith(idle) for idle in IDLE):
+            continue
+        count = int(count_text)
+        busy += count
+        for function in functions:
+            if any(function in f for f in frames):
+                counts[function] += count
+    per = 1e6 / rate / events
+    out = ["| where | µs per event |", "|---|---:|"]
+    out += [f"| `{f}` | {counts[f] * per:.1f} |" for f in functions]
+    out.append(f"| all busy samples | {busy * per:.1f} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("profile", type=Path)
     parser.add_argument("--within", help="only samples whose stack holds this function")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument(
+        "--cost",
+        action="append",
+        help="print microseconds per event in this function instead (repeatable)",
+    )
+    parser.add_argument("--events", type=int, default=1, help="events the profile covers")
+    parser.add_argument("--rate", type=float, default=250, help="py-spy samples per second")
     args = parser.parse_args()
-    print(summarise(args.profile, args.within, args.top))
+    if args.cost:
+        print(costs(args.profile, args.cost, args.events, args.rate))
+    else:
+        print(summarise(args.profile, args.within, args.top))
 
 
 if __name__ == "__main__":
