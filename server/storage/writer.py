@@ -105,7 +105,7 @@ class LogWriter:
         db: the database.
         max_batch: the most requests one transaction takes.
         clock: returns the current UTC time (tests may pin it).
-        salt: returns 16 random bytes per event.
+        salt: returns 16 random bytes per event (default: :class:`RandomSalts`).
     """
 
     def __init__(
@@ -274,7 +274,8 @@ class LogWriter:
     async def _commit(self, batch: list[_Request]) -> list[StoredEvent]:
         """Write ``batch`` in one transaction; fills each request's result or error.
 
-        The transaction is plain synchronous SQLAlchemy. On SQLite it runs in one worker thread
+        The transaction is opened by synchronous SQLAlchemy; its hot statements run on the driver
+        underneath (:mod:`server.storage.append_sql`). On SQLite it runs in one worker thread
         on a synchronous connection: one thread hop per commit instead of one per statement,
         which is most of the CPU a small commit costs through the async driver. On PostgreSQL
         it runs through the async driver (``run_sync``), which keeps the pool and the loop.
