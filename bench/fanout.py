@@ -669,6 +669,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, help="run parley serve under cProfile, writing stats here"
     )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        help="sample parley serve with py-spy (threads holding the GIL), raw stacks to this "
+        "file; read them with python -m bench.profile_summary",
+    )
     args = parser.parse_args()
     for mode in args.modes.split(","):
         if mode not in ("fixed", "saturate"):
@@ -677,6 +683,14 @@ def parse_args() -> argparse.Namespace:
         if server not in ("bare", "parley"):
             parser.error(f"--servers: {server!r} is neither bare nor parley")
     return args
+
+
+def start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` (threads holding the GIL) until it gets SIGINT."""
+    spy = Path(sys.executable).parent / "py-spy"
+    argv = [str(spy), "record", "--pid", str(pid), "--gil", "--nonblocking", "-r", "200"]
+    argv += ["-f", "raw", "-o", str(out)]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def bare_server(tmp: Path, cpus: set[int] | None) -> Server:
@@ -738,6 +752,7 @@ async def main() -> None:
 
     results: list[Result] = []
     bare = parley = None
+    spy: subprocess.Popen[bytes] | None = None
     pg_name = None
     with tempfile.TemporaryDirectory(prefix="parley-fanout-") as tmp_name:
         tmp = Path(tmp_name)
@@ -749,6 +764,9 @@ async def main() -> None:
                 db_url, pg_name = await fresh_database(args.database, tmp, "parley")
                 parley = await parley_server(tmp, db_url, server_cpus, args.profile)
                 parley.start()
+                if args.py_spy is not None:
+                    assert parley.proc is not None
+                    spy = start_py_spy(parley.proc.pid, args.py_spy)
             for n in counts:
                 if bare is not None:
                     results += await measure(bare, n, None, args)
@@ -757,6 +775,9 @@ async def main() -> None:
                     room = await make_room(db_url, base_url, min(args.senders, n), n)
                     results += await measure(parley, n, room, args)
         finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(timeout=60)
             for server in (bare, parley):
                 if server is not None:
                     server.stop()

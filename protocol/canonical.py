@@ -11,9 +11,11 @@ comparing the UTF-16-BE encodings byte by byte gives exactly that order.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
+
+import orjson
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -111,24 +113,33 @@ def canonical_json(value: object) -> bytes:
     return "".join(out).encode("utf-8")
 
 
-def _fast(value: object) -> bytes | None:
-    """The same bytes through the C ``json`` module, or None when it cannot vouch for them.
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+_AT_OR_ABOVE_D800 = re.compile(rb"\xed[\xa0-\xbf]|[\xee-\xf4]")
+"""UTF-8 of characters whose UTF-16 order may differ from their code point order."""
 
-    ``json.dumps`` with these options escapes exactly as RFC 8785 does (the two short forms and
-    lowercase ``\\u00xx`` for other controls, nothing else). It differs in three places, each
-    checked here: member order (code points vs UTF-16 units — equal while no character is at or
-    above U+D800), numbers (floats, and integers beyond 2**53), and keys it would coerce to
-    strings. Anything doubtful goes to the exact encoder, which also names the bad path.
+
+def _fast(value: object) -> bytes | None:
+    """The same bytes through ``orjson``, or None when it cannot vouch for them.
+
+    ``orjson`` escapes exactly as RFC 8785 does (the short forms ``\\b \\t \\n \\f \\r \\" \\\\``
+    and lowercase ``\\u00xx`` for other controls, nothing else) and writes UTF-8 without
+    whitespace. It differs in three places, each checked here: member order (code points vs
+    UTF-16 units — equal while no character is at or above U+D800), numbers (floats, which
+    :func:`_plain` refuses, and integers beyond 2**53, which ``OPT_STRICT_INTEGER`` refuses),
+    and values of other types. Anything doubtful goes to the exact encoder, which also names the
+    bad path. ``tests/protocol/test_canonical.py`` compares both with the ``rfc8785`` package on
+    generated values and generated records.
     """
     try:
-        text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError):
+        data = orjson.dumps(value, option=_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate, a big integer, a type
         return None
-    if text and max(text) >= "\ud800":
+    # ``isascii`` is a flag check; the bytes are scanned only when they hold more than ASCII.
+    if not data.isascii() and _AT_OR_ABOVE_D800.search(data) is not None:
         return None
     if not _plain(value):
         return None
-    return text.encode("utf-8")
+    return data
 
 
 def _plain(value: object) -> bool:
@@ -137,18 +148,25 @@ def _plain(value: object) -> bool:
     while stack:
         item = stack.pop()
         kind = type(item)
-        if kind is str or item is None or kind is bool:
-            continue
-        if kind is int:
-            if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:  # type: ignore[operator]
-                return False
-        elif kind is dict:
-            for key, child in item.items():  # type: ignore[attr-defined]
+        if kind is dict:
+            children: Iterable[object] = item.values()  # type: ignore[attr-defined]
+            for key in item:  # type: ignore[attr-defined]
                 if type(key) is not str:
                     return False
-                stack.append(child)
         elif kind is list or kind is tuple:
-            stack.extend(cast("Sequence[object]", item))
+            children = cast("Sequence[object]", item)
         else:
-            return False
+            children = (item,)
+        # Scalars are checked here rather than pushed: most members of a record are strings.
+        for child in children:
+            ckind = type(child)
+            if ckind is str or child is None or ckind is bool:
+                continue
+            if ckind is int:
+                if not -MAX_SAFE_INTEGER <= child <= MAX_SAFE_INTEGER:  # type: ignore[operator]
+                    return False
+            elif ckind is dict or ckind is list or ckind is tuple:
+                stack.append(child)
+            else:
+                return False
     return True

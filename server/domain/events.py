@@ -47,7 +47,9 @@ def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with microseconds and a ``Z``: the only timestamp form in records."""
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # ``isoformat`` is a third of the cost of ``strftime`` and gives the same text for years
+    # 1000-9999 ("+00:00" replaced by "Z"); this runs once per append.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -92,14 +92,35 @@ class RoomStates:
             return self._states[room_id]
 
     def follow(self, committed: Sequence[StoredEvent]) -> None:
-        """Writer listener: fold this process's commits into the cached states."""
+        """Writer listener: fold this process's commits into the cached states.
+
+        Events of kinds that change no state only move ``seq`` on; a run of them is folded
+        with one copy of the state instead of one per event.
+        """
+        moved: dict[str, tuple[RoomState, int]] = {}
         for event in committed:
-            state = self._states.get(event.room_id)
-            if state is None:
-                if event.seq != 1:
-                    continue  # not cached: it will be loaded when someone asks
-                state = RoomState.empty(event.room_id)
-            if event.seq == state.seq + 1:
-                self._states[event.room_id] = apply(state, event_view(event))
-            # seq <= state.seq: already folded (a refresh got there first). A gap: leave the
-            # state behind; whoever needs the later seq refreshes it from the database.
+            room_id = event.room_id
+            entry = moved.get(room_id)
+            if entry is None:
+                state = self._states.get(room_id)
+                if state is None:
+                    if event.seq != 1:
+                        continue  # not cached: it will be loaded when someone asks
+                    state = RoomState.empty(room_id)
+                seq = state.seq
+            else:
+                state, seq = entry
+            if event.seq != seq + 1:
+                # seq <= the state's: already folded (a refresh got there first). A gap: leave
+                # the state behind; whoever needs the later seq refreshes it from the database.
+                continue
+            if event.kind in STATE_KINDS:
+                if seq != state.seq:
+                    state = replace(state, seq=seq)
+                state = apply(state, event_view(event))
+                seq = state.seq
+            else:
+                seq = event.seq
+            moved[room_id] = (state, seq)
+        for room_id, (state, seq) in moved.items():
+            self._states[room_id] = state if seq == state.seq else replace(state, seq=seq)

@@ -385,18 +385,21 @@ class Connection:
             return
         decide = decision(frame, grant.seat_id, self.settings.max_text_chars)
         pending = self.app[SERVICES].commands.submit_for_ack(grant, decide, frame.id)
-        self._spawn(self._answer(frame.id, frame.room, pending))
+        command_id, room = frame.id, frame.room
+        pending.add_done_callback(lambda done: self._answer(command_id, room, done))
 
-    async def _answer(self, command_id: str, room: str, pending: Coroutine[Any, Any, Ack]) -> None:
-        try:
-            answer = await pending
-        except Exception as exc:
+    def _answer(self, command_id: str, room: str, done: asyncio.Future[Ack]) -> None:
+        """Answer a command once it is committed or refused (a callback: no task each)."""
+        if done.cancelled():
+            return
+        exc = done.exception()
+        if exc is not None:
             code, message, _, field = describe(exc)
             if code == ErrorCode.INTERNAL_ERROR:
                 log.error("command %s in room %s failed", command_id, room, exc_info=exc)
             self._error(code, message, field=field, id=command_id)
             return
-        self._push(encode(answer))
+        self._push(encode(done.result()))
 
 
 def _readable_id(text: str) -> str | None:

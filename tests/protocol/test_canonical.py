@@ -9,7 +9,8 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.canonical import MAX_SAFE_INTEGER, CanonicalError, canonical_json
+from protocol.canonical import MAX_SAFE_INTEGER, CanonicalError, _encode, _fast, canonical_json
+from server.domain.events import EventKind, build_record
 from server.ledger.merkle import leaf_hash
 
 
@@ -106,3 +107,43 @@ json_values = st.recursive(
 @given(json_values)
 def test_agrees_with_the_independent_rfc8785_package(value: object) -> None:
     assert canonical_json(value) == rfc8785.dumps(value)
+
+
+texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+optional_ids = st.none() | st.text(max_size=12)
+records = st.builds(
+    build_record,
+    room=st.text(max_size=12),
+    seq=st.integers(1, MAX_SAFE_INTEGER),
+    kind=st.sampled_from([str(kind) for kind in EventKind]),
+    stage=texts,
+    seat=optional_ids,
+    party=optional_ids,
+    thread=optional_ids,
+    ts=st.just("2026-12-04T18:00:00.123456Z"),
+    salt=st.binary(min_size=16, max_size=16),
+    body=st.dictionaries(texts, json_values, max_size=6),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(records)
+def test_records_agree_with_the_independent_rfc8785_package(record: dict[str, object]) -> None:
+    assert canonical_json(record) == rfc8785.dumps(record)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values | records)
+def test_fast_path_gives_the_exact_encoders_bytes_or_declines(value: object) -> None:
+    fast = _fast(value)
+    exact: list[str] = []
+    _encode(value, "", exact)
+    assert fast is None or fast == "".join(exact).encode("utf-8")
+
+
+def test_fast_path_declines_what_it_cannot_vouch_for() -> None:
+    assert _fast({"a": 1.5}) is None
+    assert _fast([2**53]) is None
+    assert _fast({1: "x"}) is None
+    assert _fast({"\U0001f600": 1, "\uffff": 2}) is None  # order differs in UTF-16
+    assert _fast({"text": "plain ascii"}) == b'{"text":"plain ascii"}'

@@ -8,12 +8,23 @@ leaf hash of every full event it receives. The shapes are those of ``protocol.fr
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from server.domain.events import format_timestamp
 from server.domain.visibility import Visibility
 from server.storage.records import StoredEvent
 
 _dumps = json.dumps
+_last_time: list[tuple[object, str]] = [(None, "")]
+"""The last time formatted: a commit's events share one ``created_at`` object."""
+
+
+def _timestamp(moment: datetime) -> str:
+    last, text = _last_time[0]
+    if moment is not last:
+        text = format_timestamp(moment)
+        _last_time[0] = (moment, text)
+    return text
 
 
 def event_fields(event: StoredEvent, vis: Visibility) -> str:
@@ -22,7 +33,7 @@ def event_fields(event: StoredEvent, vis: Visibility) -> str:
         raise ValueError("a hidden event is never encoded for a viewer")
     head = (
         f'"room":{_dumps(event.room_id)},"seq":{event.seq},"kind":{_dumps(event.kind)},'
-        f'"stage":{_dumps(event.stage)},"ts":"{format_timestamp(event.created_at)}",'
+        f'"stage":{_dumps(event.stage)},"ts":"{_timestamp(event.created_at)}",'
         f'"leaf_hash":"{event.leaf_hash.hex()}"'
     )
     if vis == Visibility.FULL:
