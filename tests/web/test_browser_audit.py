@@ -96,10 +96,14 @@ RUNS = [0]
 
 
 def verify(page: Any) -> Any:
-    """Click Verify and wait for this run's result (each result names its run)."""
-    RUNS[0] += 1
-    page.get_by_role("button", name="Verify").click()
+    """Click Verify and wait for this run's result (each result names its run: the number
+    shown before the click, plus one)."""
     result = page.get_by_label("Verification result")
+    button = page.get_by_role("button", name="Verify")
+    expect(button).to_be_enabled(timeout=20_000)  # no run still going
+    shown = re.search(r"Check (\d+),", result.inner_text()) if result.count() else None
+    RUNS[0] = (int(shown.group(1)) if shown else 0) + 1
+    button.click()
     expect(result).to_contain_text(f"Check {RUNS[0]},", timeout=20_000)
     return result
 
