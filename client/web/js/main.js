@@ -4,7 +4,7 @@
 
 import { post } from "./api.js";
 import { html, render, useState } from "./html.js";
-import { app, currentRoom, currentSeat, loadSeats, set, socket, subscribe } from "./store.js";
+import { app, catchUp, currentRoom, currentSeat, loadSeats, set, socket, subscribe } from "./store.js";
 import { Agenda, Agreement, Coalitions, Positions } from "./views/agenda.js";
 import { GapChart, VerifyPanel } from "./views/audit.js";
 import { Counts, Disclosure, Seats, StageConsent, StageControl } from "./views/console.js";
@@ -96,6 +96,7 @@ async function boot() {
     history.replaceState(null, "", "/");
   }
   await loadSeats();
+  await catchUp();
   socket.start();
 }
 

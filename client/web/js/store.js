@@ -4,7 +4,7 @@
 
 import { get, post } from "./api.js";
 import { RoomSocket } from "./socket.js";
-import { emptyRoom, foldEvent, markRead, prependHistory } from "./state.js";
+import { emptyRoom, foldEvents, markRead, prependHistory } from "./state.js";
 
 const listeners = new Set();
 const controlOf = new Map(); // command id -> control key
@@ -28,10 +28,33 @@ export function subscribe(fn) {
 }
 
 let scheduled = false;
+/** Event frames received and not folded yet, by room: folded as one run before the next draw. */
+const arrived = new Map();
 
 function draw() {
   scheduled = false;
+  foldArrived();
   for (const fn of listeners) fn(app);
+}
+
+/** Fold every event frame that arrived since the last draw, one run per room. */
+function foldArrived() {
+  if (!arrived.size) return;
+  const runs = [...arrived];
+  arrived.clear();
+  const rooms = { ...app.rooms };
+  const reread = [];
+  for (const [roomId, frames] of runs) {
+    const room = rooms[roomId];
+    if (!room) continue;
+    let next = foldEvents(room, frames);
+    const open = app.thread[roomId] || "plenary";
+    if (roomId === app.current && frames.some((f) => f.record && f.record.thread === open)) next = markRead(next, open);
+    rooms[roomId] = next;
+    if (roomId === app.current && frames.some((f) => f.kind === "thread_disclosed")) reread.push(roomId);
+  }
+  Object.assign(app, { rooms });
+  for (const roomId of reread) rereadAfterDisclosure(roomId);
 }
 
 /** Change the state; the page is drawn once per frame however many events arrived (a replay
@@ -52,19 +75,21 @@ function setRoom(id, room) {
 }
 
 export const socket = new RoomSocket({
-  resumePoints: () => app.seats.map((s) => ({ room: s.room, after: app.rooms[s.room] ? app.rooms[s.room].lastSeq : 0 })),
+  resumePoints: () => {
+    foldArrived(); // resume after the last event received, folded or not
+    return app.seats.map((s) => ({ room: s.room, after: app.rooms[s.room] ? app.rooms[s.room].lastSeq : 0 }));
+  },
   onState: (connection, detail = "") => set({ connection, connectionDetail: detail }),
   onQueued: (queued) => set({ queued }),
   onFrame(frame) {
     if (frame.type === "event") {
-      const room = app.rooms[frame.room];
-      if (!room) return;
-      let next = foldEvent(room, frame);
-      const open = app.thread[frame.room] || "plenary";
-      if (frame.room === app.current && frame.record && frame.record.thread === open) next = markRead(next, open);
-      setRoom(frame.room, next);
-      if (frame.kind === "thread_disclosed" && frame.room === app.current) rereadAfterDisclosure(frame.room);
+      if (!app.rooms[frame.room]) return;
+      const frames = arrived.get(frame.room);
+      if (frames) frames.push(frame);
+      else arrived.set(frame.room, [frame]);
+      set({});
     } else if (frame.type === "synced") {
+      foldArrived();
       const room = app.rooms[frame.room];
       if (room) setRoom(frame.room, { ...room, synced: true });
     } else if (frame.type === "ack" || frame.type === "error") {
@@ -105,6 +130,25 @@ export async function loadSeats() {
   return seats;
 }
 
+/** Read the current room's log over HTTP, 500 events a request, before the socket opens: the
+ * socket then resumes after the last one, with no gap and no duplicate (the server judges both
+ * by the same visibility function). A long room opens in a few dozen requests instead of one
+ * WebSocket message per event. Another room this browser holds is caught up by its socket. */
+export async function catchUp() {
+  const roomId = app.current;
+  if (!roomId || !app.rooms[roomId]) return;
+  try {
+    for (let more = true; more;) {
+      const since = app.rooms[roomId].lastSeq;
+      const page = await get(`/api/v1/rooms/${encodeURIComponent(roomId)}/events?since=${since}&limit=500`);
+      setRoom(roomId, foldEvents(app.rooms[roomId], page.events));
+      more = page.more && page.events.length > 0;
+    }
+  } catch {
+    // The socket's replay reads whatever is left.
+  }
+}
+
 export async function switchRoom(roomId) {
   await post("/api/v1/browser/switch", { room: roomId });
   set({ current: roomId, seats: app.seats.map((s) => ({ ...s, current: s.room === roomId })) });
@@ -129,12 +173,9 @@ async function rereadAfterDisclosure(roomId) {
   }
   const old = app.rooms[roomId];
   let room = { ...emptyRoom(old.seat), title: old.title };
-  for (const ev of events) room = foldEvent(room, ev);
-  for (const entry of old.timeline) {
-    if (entry.seq > room.lastSeq) {
-      room = foldEvent(room, { ...entry, leaf_hash: entry.leafHash });
-    }
-  }
+  room = foldEvents(room, events);
+  const since = old.timeline.filter((entry) => entry.seq > room.lastSeq);
+  room = foldEvents(room, since.map((entry) => ({ ...entry, leaf_hash: entry.leafHash })));
   setRoom(roomId, { ...room, unread: old.unread, synced: old.synced });
 }
 
