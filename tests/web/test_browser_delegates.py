@@ -1,7 +1,8 @@
 """Delegates negotiating in real Chromium, through the page only (selected by role and label).
 
 One server, one browser and one page per person for the whole module; the tests run in
-order, as one negotiation: join, talk, a back-channel, a refusal, proposals, the agreement.
+order, as one negotiation: join, talk, a back-channel, the server restarted under everyone, a
+refusal, proposals, the agreement, and the observer verifying the record of it all.
 """
 
 from __future__ import annotations
@@ -114,6 +115,24 @@ def test_third_party_never_sees_the_backchannel(people: People) -> None:
     rvn.wait_for_timeout(500)
     expect(rvn.get_by_role("navigation", name="Threads")).not_to_contain_text("A quiet word")
     assert "Could you live" not in rvn.content()
+
+
+def test_a_server_restart_mid_negotiation_is_survived(people: People, paris: Site) -> None:
+    us, drv, rvn = people["us-1"], people["drv-1"], people["rvn-1"]
+    people["observer-1"]  # joins before the restart, so it too must come back by itself
+    paris.server.stop()
+    for page in (us, drv, rvn):
+        expect(page.get_by_role("status", name="Connection")).not_to_have_text("Live")
+    paris.server.start()
+    for page in (us, drv, rvn, people["observer-1"]):
+        expect(page.get_by_role("status", name="Connection")).to_have_text("Live")
+    us.get_by_role("button", name=re.compile("^Plenary")).click()
+    post(us, "We are back after the interruption.")
+    drv.get_by_role("button", name=re.compile("^Plenary")).click()
+    expect(messages(drv)).to_contain_text("We are back after the interruption.")
+    # Nothing shown twice after the resume, and the back-channel still private.
+    expect(messages(drv).get_by_text("Good morning from the United States")).to_have_count(1)
+    expect(rvn.get_by_role("navigation", name="Threads")).not_to_contain_text("A quiet word")
 
 
 def test_a_refused_command_shows_the_servers_message_next_to_its_control(people: People) -> None:
@@ -286,6 +305,44 @@ def test_the_agreement_is_reached_shown_and_signed(people: People) -> None:
         page.get_by_role("button", name="Sign the agreement").click()
         expect(page.get_by_role("region", name="Agreement")).to_contain_text("signed by")
     expect(us.get_by_role("region", name="Agreement")).not_to_contain_text("not signed")
+
+
+def test_the_observer_verifies_the_negotiation_and_names_a_tampered_entry(people: People) -> None:
+    observer = people["observer-1"]
+    panel = observer.get_by_role("region", name="Verification")
+    result = observer.get_by_label("Verification result")
+
+    def verify() -> None:
+        shown = re.search(r"Check (\d+),", result.inner_text()) if result.count() else None
+        n = (int(shown.group(1)) if shown else 0) + 1
+        panel.get_by_role("button", name="Verify").click()
+        expect(result).to_contain_text(f"Check {n},")
+
+    verify()
+    expect(result).to_contain_text("Verified.")
+    expect(result).to_contain_text("signature valid")
+    # The back-channel is in the record, sealed: its hash is verified, its words are not shown.
+    expect(observer.get_by_text(re.compile("Sealed · leaf [0-9a-f]{64}")).first).to_be_visible()
+    assert "Could you live with a ceiling" not in observer.content()
+
+    pattern = re.compile(r".*/proofs/inclusion\?seq=5&.*")
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        first = body["proof"][0]
+        body["proof"][0] = ("0" if first[0] != "0" else "1") + first[1:]  # one hex digit
+        route.fulfill(response=response, json=body)
+
+    observer.route(pattern, tamper)
+    try:
+        verify()
+        expect(result).to_contain_text("Verification failed.")
+        expect(result).to_contain_text(
+            "entry 5: its inclusion proof does not lead to the signed root"
+        )
+    finally:
+        observer.unroute(pattern)
 
 
 def test_the_delegate_view_has_no_serious_accessibility_violation(people: People) -> None:
