@@ -54,7 +54,18 @@ class OrganiserSessionBody(Body):
     token: Token
 
 
+class RoomPolicyBody(Body):
+    """Whether the facilitator reads private threads before any disclosure. Chosen when the
+    room is created and fixed for its life (written into ``room_created``), so that every seat
+    can know from the start who reads what."""
+
+    facilitator_reads_backchannels: bool = True
+    facilitator_reads_caucuses: bool = True
+
+
 class CreateRoomBody(Body):
-    """``POST /api/v1/organiser/rooms``: a bundled scenario's name."""
+    """``POST /api/v1/organiser/rooms``: a bundled scenario's name, and the room's policy
+    (the scenario's own when left out)."""
 
     scenario: Identifier
+    policy: RoomPolicyBody | None = None

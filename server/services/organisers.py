@@ -8,10 +8,11 @@ it created, and gets every seat's invite link once, when the room is made.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from server.domain.errors import NotFound
+from server.domain.room import Policy
 from server.services.access import new_token, token_hash
 from server.services.errors import Unauthenticated
 from server.services.rooms import CreatedRoom, RoomService, RoomSetup
@@ -72,12 +73,18 @@ class OrganiserService:
         async with self._db.engine.connect() as conn:
             return await organiser_store.rooms_of(conn, organiser.token_hash)
 
-    async def create_room(self, organiser: Organiser, scenario: str) -> CreatedRoom:
+    async def create_room(
+        self, organiser: Organiser, scenario: str, policy: Policy | None = None
+    ) -> CreatedRoom:
+        """A room from a bundled scenario, with ``policy`` instead of the scenario's if given."""
         make = self._scenarios.get(scenario)
         if make is None:
             known = ", ".join(self.scenarios)
             raise NotFound(f"no bundled scenario {scenario!r} (bundled: {known})", field="scenario")
-        created = await self._rooms.create(make())
+        setup = make()
+        if policy is not None:
+            setup = replace(setup, policy=policy)
+        created = await self._rooms.create(setup)
         row = OrganisedRoomRow(created.room_id, created.title, scenario, self._clock())
         async with self._db.write_engine.begin() as conn:
             await organiser_store.add_room(conn, organiser.token_hash, row)

@@ -26,6 +26,7 @@ from protocol.views import (
     SignOut,
 )
 from server.domain.grants import Grant
+from server.domain.room import Policy
 from server.services.organisers import Organiser
 from server.web.api import caller, read_body
 from server.web.auth import COOKIE, check_origin
@@ -197,7 +198,13 @@ async def create_room(request: web.Request) -> web.Response:
     require_same_origin(request)
     organiser = await organiser_of(request)
     body = await read_body(request, CreateRoomBody)
-    created = await request.app[SERVICES].organisers.create_room(organiser, body.scenario)
+    policy = None
+    if body.policy is not None:
+        policy = Policy(
+            facilitator_reads_backchannels=body.policy.facilitator_reads_backchannels,
+            facilitator_reads_caucuses=body.policy.facilitator_reads_caucuses,
+        )
+    created = await request.app[SERVICES].organisers.create_room(organiser, body.scenario, policy)
     seats = [
         CreatedSeatBody(role=s.role.value, party=s.party, name=s.name, invite_url=s.invite_url)
         for s in created.seats

@@ -112,6 +112,24 @@ def exercise_browser(api: Api, server: LiveServer, room: LiveRoom) -> None:
     create(403, body={"scenario": "tutorial"}, cookies=org, field="Origin")
     create(400, body={"scenario": 5}, cookies=org, origin=own, schema_rejects=True)
     create(413, body={"scenario": BIG}, cookies=org, origin=own)
+    # The policy chosen at creation is the room's, written into its first event.
+    private = {"facilitator_reads_backchannels": False, "facilitator_reads_caucuses": False}
+    closed = create(201, body={"scenario": "tutorial", "policy": private}, cookies=org, origin=own)
+    facilitator = next(s for s in closed["seats"] if s["role"] == "facilitator")
+    redeemed = api.call(
+        "redeemInvite", 200, body={"token": facilitator["invite_url"].split("#", 1)[1]}
+    )
+    first = api.call(
+        "listEvents", 200, token=redeemed["token"], room=closed["room"], query={"limit": "1"}
+    )
+    assert first["events"][0]["record"]["body"]["policy"] == private
+    create(
+        400,
+        body={"scenario": "tutorial", "policy": {"facilitator_reads_everything": True}},
+        cookies=org,
+        origin=own,
+        schema_rejects=True,
+    )
     listed = rooms(200, cookies=org)
-    assert [r["id"] for r in listed["rooms"]] == [made["room"]]
+    assert [r["id"] for r in listed["rooms"]] == [made["room"], closed["room"]]
     assert "tutorial" in listed["scenarios"]

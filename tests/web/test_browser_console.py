@@ -44,6 +44,7 @@ class Scene:
         self.page: Any = None
         self.links: dict[str, str] = {}
         self.others: dict[str, Any] = {}
+        self.organiser_link = ""
 
     def person(self, name: str, link: str) -> Any:
         context = self.browser.new_context(viewport={"width": 1200, "height": 800})
@@ -76,7 +77,7 @@ def test_an_organiser_creates_a_room_from_a_scenario(scene: Scene, first: Site) 
         "organiser", "create", "--name", "Exercise staff", "--json", env=first.server.process.env
     )
     assert made.returncode == 0, made.stderr
-    link = json.loads(made.stdout)["organiser_url"]
+    link = scene.organiser_link = json.loads(made.stdout)["organiser_url"]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/organise#po_[\w-]+", link)
     context = scene.browser.new_context(viewport={"width": 1400, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
@@ -176,3 +177,21 @@ def test_signing_out_ends_the_sessions_on_the_server(scene: Scene) -> None:
     assert status == 401
     page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + "/")
     expect(page.get_by_role("heading", name="No seat yet")).to_be_visible()
+
+
+def test_the_room_policy_is_chosen_when_the_room_is_created(scene: Scene) -> None:
+    context = scene.browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(scene.organiser_link)
+    form = page.get_by_role("form", name="Create a room")
+    form.get_by_label("Scenario").select_option("tutorial")
+    form.get_by_label("The facilitator reads back-channels").uncheck()
+    form.get_by_label("The facilitator reads caucuses").uncheck()
+    form.get_by_role("button", name="Create room").click()
+    page.get_by_role("button", name="Enter as facilitator").click()
+    expect(page.get_by_label("Your seat")).to_contain_text("facilitator")
+    policy = page.get_by_role("region", name="Disclosure and policy")
+    expect(policy).to_contain_text("Facilitator reads back-channels: no")
+    expect(policy).to_contain_text("Facilitator reads caucuses: no")
+    context.close()

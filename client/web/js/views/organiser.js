@@ -20,7 +20,12 @@ export function OrganiserPage() {
     e.preventDefault();
     setError("");
     try {
-      setCreated(await post("/api/v1/organiser/rooms", { scenario: new FormData(e.target).get("scenario") }));
+      const form = new FormData(e.target);
+      const policy = {
+        facilitator_reads_backchannels: form.get("reads_backchannels") === "on",
+        facilitator_reads_caucuses: form.get("reads_caucuses") === "on",
+      };
+      setCreated(await post("/api/v1/organiser/rooms", { scenario: form.get("scenario"), policy }));
       refresh();
     } catch (exc) {
       setError(exc.message);
@@ -34,6 +39,11 @@ export function OrganiserPage() {
       <form class="card" aria-label="Create a room" onSubmit=${create}>
         <h2>Create a room</h2>
         <label>Scenario <select aria-label="Scenario" name="scenario">${data.scenarios.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
+        <fieldset>
+          <legend>Room policy (fixed once the room exists)</legend>
+          <label><input type="checkbox" name="reads_backchannels" checked /> The facilitator reads back-channels</label>
+          <label><input type="checkbox" name="reads_caucuses" checked /> The facilitator reads caucuses</label>
+        </fieldset>
         <button type="submit">Create room</button>
         ${error && html`<p role="alert" class="refusal">${error}</p>`}
       </form>
