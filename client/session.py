@@ -235,6 +235,11 @@ class Session:
         """Accept, for the seat's party, a back-channel it was invited to."""
         return await self._ack({"type": "accept_backchannel", "room": room, "thread": thread}, id)
 
+    async def decline_backchannel(self, room: str, thread: str, *, id: str | None = None) -> Ack:
+        """Decline, for the seat's party, a back-channel it was invited to and has not accepted."""
+        fields = {"type": "decline_backchannel", "room": room, "thread": thread}
+        return await self._ack(fields, id)
+
     async def disclose_thread(
         self, room: str, thread: str, to: Audience, *, id: str | None = None
     ) -> Ack:

@@ -120,6 +120,14 @@ class AcceptBackchannel(RoomCommand):
     thread: Identifier
 
 
+class DeclineBackchannel(RoomCommand):
+    """Decline, for the seat's party (its head of delegation), a back-channel it was invited to
+    and has not accepted; the back-channel is then closed and never goes live."""
+
+    type: Literal["decline_backchannel"]
+    thread: Identifier
+
+
 class DiscloseThread(RoomCommand):
     """Disclose a back-channel or caucus (facilitator only) to observers or to everyone."""
 
@@ -257,6 +265,7 @@ ClientCommand = (
     PostMessage
     | OpenBackchannel
     | AcceptBackchannel
+    | DeclineBackchannel
     | DiscloseThread
     | AddIssue
     | SetPosition
@@ -278,6 +287,7 @@ CLIENT_TYPES: dict[str, type[Frame]] = {
     "post_message": PostMessage,
     "open_backchannel": OpenBackchannel,
     "accept_backchannel": AcceptBackchannel,
+    "decline_backchannel": DeclineBackchannel,
     "disclose_thread": DiscloseThread,
     "add_issue": AddIssue,
     "set_position": SetPosition,

@@ -32,6 +32,10 @@ class AcceptBackchannelBody(Body):
     id: CommandId
 
 
+class DeclineBackchannelBody(Body):
+    id: CommandId
+
+
 class DiscloseThreadBody(Body):
     id: CommandId
     to: Audience

@@ -97,6 +97,8 @@ class ThreadBody(View):
     title: str
     parties: list[str]
     accepted: list[str]
+    declined: str | None
+    """The party that declined a back-channel, closing it for good."""
     live: bool
     disclosed_to: Literal["observers", "everyone"] | None
 

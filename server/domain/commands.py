@@ -63,9 +63,17 @@ def thread_for(room: RoomState, seat: Seat, thread_id: str, *, sealed_ok: bool =
 
 
 def require_live(thread: Thread) -> None:
-    """Nothing is said in a back-channel until every invited party has accepted it."""
+    """Nothing is said in a back-channel until every invited party has accepted it, nor ever
+    once one has declined it."""
+    require_not_declined(thread)
     if not thread.live:
         raise Conflict("this back-channel is not live yet: not every party has accepted")
+
+
+def require_not_declined(thread: Thread) -> None:
+    """A declined back-channel is closed: nothing more happens in it."""
+    if thread.declined is not None:
+        raise Conflict(f"this back-channel was declined by {thread.declined!r}; it is closed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +222,24 @@ def decide_accept_backchannel(room: RoomState, seat_id: str, thread_id: str) -> 
     if thread.kind != ThreadKind.BACKCHANNEL:
         raise Invalid("only a back-channel is accepted", field="thread")
     allowed(room, seat, Action.ACCEPT_BACKCHANNEL, thread, what="accept this back-channel")
+    require_not_declined(thread)
     if seat.party in thread.accepted:
         raise Conflict("your party has already accepted this back-channel")
     return Move(EventKind.THREAD_ACCEPTED, seat.id, seat.party, thread.id, {})
+
+
+def decide_decline_backchannel(room: RoomState, seat_id: str, thread_id: str) -> Move:
+    """An invited party that has not accepted may decline; the back-channel then never goes
+    live. The event belongs to the thread, so it is exactly as visible as the thread."""
+    seat = acting_seat(room, seat_id)
+    thread = thread_for(room, seat, thread_id)
+    if thread.kind != ThreadKind.BACKCHANNEL:
+        raise Invalid("only a back-channel is declined", field="thread")
+    allowed(room, seat, Action.DECLINE_BACKCHANNEL, thread, what="decline this back-channel")
+    require_not_declined(thread)
+    if seat.party in thread.accepted:
+        raise Conflict("your party has already accepted this back-channel; it cannot decline it")
+    return Move(EventKind.THREAD_DECLINED, seat.id, seat.party, thread.id, {})
 
 
 def decide_disclose_thread(room: RoomState, seat_id: str, thread_id: str, to: str) -> Move:

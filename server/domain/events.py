@@ -18,6 +18,7 @@ class EventKind(StrEnum):
     SEAT_INVITE_ROTATED = "seat_invite_rotated"
     THREAD_OPENED = "thread_opened"
     THREAD_ACCEPTED = "thread_accepted"
+    THREAD_DECLINED = "thread_declined"
     MESSAGE_POSTED = "message_posted"
     PROPOSAL_TABLED = "proposal_tabled"
     PROPOSAL_ANSWERED = "proposal_answered"

@@ -30,6 +30,7 @@ class Action(StrEnum):
     POST_MESSAGE = "post_message"
     OPEN_BACKCHANNEL = "open_backchannel"
     ACCEPT_BACKCHANNEL = "accept_backchannel"
+    DECLINE_BACKCHANNEL = "decline_backchannel"
     DISCLOSE_THREAD = "disclose_thread"
     ROTATE_INVITE = "rotate_invite"
     ADD_ISSUE = "add_issue"
@@ -72,6 +73,7 @@ PERMISSIONS: dict[tuple[Role, Action, ThreadKind | None], Needs] = {
     (F, A.POST_MESSAGE, PLENARY): Needs.ANY,
     (D, A.OPEN_BACKCHANNEL, BACKCHANNEL): Needs.HEAD,
     (D, A.ACCEPT_BACKCHANNEL, BACKCHANNEL): Needs.HEAD_MEMBER,
+    (D, A.DECLINE_BACKCHANNEL, BACKCHANNEL): Needs.HEAD_MEMBER,
     (F, A.DISCLOSE_THREAD, BACKCHANNEL): Needs.ANY,
     (F, A.DISCLOSE_THREAD, CAUCUS): Needs.ANY,
     (F, A.ROTATE_INVITE, None): Needs.ANY,

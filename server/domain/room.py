@@ -29,6 +29,7 @@ STATE_KINDS = frozenset(
         EventKind.SEAT_JOINED,
         EventKind.THREAD_OPENED,
         EventKind.THREAD_ACCEPTED,
+        EventKind.THREAD_DECLINED,
         EventKind.THREAD_DISCLOSED,
         EventKind.STAGE_CHANGED,
         EventKind.AGENDA_ISSUE_ADDED,
@@ -92,12 +93,17 @@ class Thread:
     title: str = ""
     opened_by: str | None = None
     accepted: frozenset[str] = frozenset()
+    declined: str | None = None
+    """The party that declined this back-channel, which closed it for good."""
     disclosed_to: Audience | None = None
 
     @property
     def live(self) -> bool:
-        """Messages may be posted: a back-channel is live once every invited party accepted."""
-        return self.kind != ThreadKind.BACKCHANNEL or self.accepted >= self.parties
+        """Messages may be posted: a back-channel is live once every invited party accepted,
+        and never once one declined."""
+        if self.kind != ThreadKind.BACKCHANNEL:
+            return True
+        return self.declined is None and self.accepted >= self.parties
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +228,12 @@ def _thread_accepted(state: RoomState, event: EventView) -> RoomState:
     thread = state.threads[str(event.thread)]
     accepted = thread.accepted | {str(event.party)}
     return replace(state, threads={**state.threads, thread.id: replace(thread, accepted=accepted)})
+
+
+def _thread_declined(state: RoomState, event: EventView) -> RoomState:
+    thread = state.threads[str(event.thread)]
+    declined = replace(thread, declined=str(event.party))
+    return replace(state, threads={**state.threads, thread.id: declined})
 
 
 def _thread_disclosed(state: RoomState, event: EventView) -> RoomState:
@@ -387,6 +399,7 @@ _STEPS = {
     EventKind.SEAT_JOINED: _seat_joined,
     EventKind.THREAD_OPENED: _thread_opened,
     EventKind.THREAD_ACCEPTED: _thread_accepted,
+    EventKind.THREAD_DECLINED: _thread_declined,
     EventKind.THREAD_DISCLOSED: _thread_disclosed,
     EventKind.STAGE_CHANGED: _stage_changed,
     EventKind.STAGE_CONSENTED: _stage_consented,

@@ -10,6 +10,7 @@ from protocol.frames import (
     ClientCommand,
     ConsentStage,
     DeclareCoalition,
+    DeclineBackchannel,
     DiscloseThread,
     EndorseProposal,
     JoinCoalition,
@@ -50,6 +51,8 @@ def _decide(
             return rules.decide_open_backchannel(state, seat, list(command.parties), command.title)
         case AcceptBackchannel():
             return rules.decide_accept_backchannel(state, seat, command.thread)
+        case DeclineBackchannel():
+            return rules.decide_decline_backchannel(state, seat, command.thread)
         case DiscloseThread():
             return rules.decide_disclose_thread(state, seat, command.thread, command.to)
         case AddIssue():

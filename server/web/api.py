@@ -16,6 +16,7 @@ from protocol.errors import ErrorCode
 from protocol.frames import (
     AcceptBackchannel,
     ClientCommand,
+    DeclineBackchannel,
     DiscloseThread,
     OpenBackchannel,
     PostMessage,
@@ -23,6 +24,7 @@ from protocol.frames import (
 )
 from protocol.http import (
     AcceptBackchannelBody,
+    DeclineBackchannelBody,
     DiscloseThreadBody,
     OpenBackchannelBody,
     PostMessageBody,
@@ -147,6 +149,19 @@ async def accept_backchannel(request: web.Request) -> web.Response:
     body = await read_body(request, AcceptBackchannelBody)
     command = AcceptBackchannel.model_construct(
         type="accept_backchannel",
+        id=body.id,
+        room=grant.room_id,
+        thread=request.match_info["thread"],
+    )
+    return await run_command(request, grant, command)
+
+
+@routes.post("/api/v1/rooms/{room}/threads/{thread}/decline")
+async def decline_backchannel(request: web.Request) -> web.Response:
+    grant, _ = await caller(request)
+    body = await read_body(request, DeclineBackchannelBody)
+    command = DeclineBackchannel.model_construct(
+        type="decline_backchannel",
         id=body.id,
         room=grant.room_id,
         thread=request.match_info["thread"],

@@ -12,6 +12,7 @@ import pytest
 
 from client import (
     AuthenticationFailed,
+    Conflict,
     Event,
     Forbidden,
     HelloRefused,
@@ -230,6 +231,22 @@ async def test_backchannel_commands_round_trip(live_server: LiveServer) -> None:
             opened.seq + 2,
             opened.seq + 3,
         ]
+
+
+async def test_a_declined_backchannel_refuses_a_later_accept(live_server: LiveServer) -> None:
+    room = await live_server.create_room()
+    url = live_server.base_url
+    async with (
+        connect(url, room.seat("us-1").token) as us,
+        connect(url, room.seat("drv-1").token) as drv,
+    ):
+        opened = await us.open_backchannel(room.id, ["drv"], "Paris channel")
+        assert opened.thread is not None
+        declined = await drv.decline_backchannel(room.id, opened.thread)
+        assert opened.seq is not None and declined.seq == opened.seq + 1
+        with pytest.raises(Conflict) as late:
+            await drv.accept_backchannel(room.id, opened.thread)
+        assert "declined" in str(late.value)
 
 
 async def test_reconnects_across_a_killed_server_without_gap_or_duplicate(

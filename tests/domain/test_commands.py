@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from server.domain.bargaining import decide_record_concession, decide_table_proposal
 from server.domain.commands import (
     decide_accept_backchannel,
+    decide_decline_backchannel,
     decide_disclose_thread,
     decide_open_backchannel,
     decide_post_message,
@@ -13,7 +15,7 @@ from server.domain.commands import (
 )
 from server.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, TooLong
 from server.domain.events import EventKind
-from server.domain.room import Audience, EventView, RoomState, StateError, apply
+from server.domain.room import Audience, EventView, Role, RoomState, StateError, apply
 from server.domain.visibility import FULL, HIDDEN, SEALED, Viewer, visibility
 from tests.domain.builders import room
 
@@ -45,6 +47,63 @@ def test_a_backchannel_goes_live_when_every_invited_party_accepts() -> None:
     post(state, "drv-2", "bc-1")
     with refused(Conflict):
         decide_accept_backchannel(state, "drv-1", "bc-1")
+
+
+def test_an_invited_head_declines_a_backchannel_which_never_goes_live() -> None:
+    state = opened(room())
+    with refused(Forbidden):  # the adviser is not head of delegation
+        decide_decline_backchannel(state, "drv-2", "bc-1")
+    with refused(Forbidden):
+        decide_decline_backchannel(state, "facilitator", "bc-1")
+    with refused(Conflict):  # the opener's party accepted by opening
+        decide_decline_backchannel(state, "us-1", "bc-1")
+    move = decide_decline_backchannel(state, "drv-1", "bc-1")
+    assert (move.kind, move.thread, move.party) == (EventKind.THREAD_DECLINED, "bc-1", "drv")
+    state = then(state, move)
+    thread = state.threads["bc-1"]
+    assert thread.declined == "drv" and not thread.live
+
+
+def test_a_declined_backchannel_refuses_everything_after_saying_it_is_closed() -> None:
+    state = opened(room())
+    state = then(state, decide_decline_backchannel(state, "drv-1", "bc-1"))
+    for attempt in (
+        lambda: decide_accept_backchannel(state, "drv-1", "bc-1"),
+        lambda: decide_decline_backchannel(state, "drv-1", "bc-1"),
+        lambda: post(state, "us-1", "bc-1"),
+        lambda: post(state, "drv-2", "bc-1"),
+        lambda: decide_table_proposal(state, "us-1", "bc-1", terms={}),
+        lambda: decide_record_concession(state, "us-1", "bc-1", "we give way"),
+    ):
+        with pytest.raises(Conflict, match="declined by 'drv'"):
+            attempt()
+
+
+def test_a_backchannel_cannot_be_declined_once_accepted_or_by_an_outsider() -> None:
+    state = opened(room())
+    with refused(NotFound, "thread"):
+        decide_decline_backchannel(state, "rvn-1", "bc-1")
+    with refused(Invalid, "thread"):
+        decide_decline_backchannel(state, "us-1", "plenary")
+    state = then(state, decide_accept_backchannel(state, "drv-1", "bc-1"))
+    with pytest.raises(Conflict, match="already accepted"):
+        decide_decline_backchannel(state, "drv-1", "bc-1")
+    assert state.threads["bc-1"].live and state.threads["bc-1"].declined is None
+
+
+def test_a_decline_is_exactly_as_visible_as_its_backchannel() -> None:
+    state = opened(room())
+    state = then(state, decide_decline_backchannel(state, "drv-1", "bc-1"))
+    seen = {
+        who: visibility(EventKind.THREAD_DECLINED, "bc-1", viewer, state)
+        for who, viewer in (
+            ("us", Viewer(Role.DELEGATE, "us")),
+            ("drv", Viewer(Role.DELEGATE, "drv")),
+            ("rvn", Viewer(Role.DELEGATE, "rvn")),
+            ("observer", Viewer(Role.OBSERVER, None)),
+        )
+    }
+    assert seen == {"us": FULL, "drv": FULL, "rvn": HIDDEN, "observer": SEALED}
 
 
 def test_a_backchannel_is_invisible_to_other_parties_and_refused_as_not_found() -> None:

@@ -30,6 +30,7 @@ for line in """
     facilitator  post_message        plenary      any
     delegate     open_backchannel    backchannel  head
     delegate     accept_backchannel  backchannel  head_member
+    delegate     decline_backchannel backchannel  head_member
     facilitator  disclose_thread     backchannel  any
     facilitator  disclose_thread     caucus       any
     facilitator  rotate_invite       -            any

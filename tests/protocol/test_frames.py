@@ -19,6 +19,7 @@ from protocol.frames import (
     SERVER_FRAME,
     AcceptBackchannel,
     Ack,
+    DeclineBackchannel,
     DiscloseThread,
     ErrorFrame,
     EventFrame,
@@ -78,6 +79,10 @@ def test_hello_decodes_with_defaults() -> None:
             AcceptBackchannel(type="accept_backchannel", id="c3", room="r-1", thread="bc-1"),
         ),
         (
+            {"type": "decline_backchannel", "id": "c3", "room": "r-1", "thread": "bc-1"},
+            DeclineBackchannel(type="decline_backchannel", id="c3", room="r-1", thread="bc-1"),
+        ),
+        (
             {
                 "type": "disclose_thread",
                 "id": "c4",
@@ -103,6 +108,7 @@ def test_every_client_type_is_decodable() -> None:
             "post_message",
             "open_backchannel",
             "accept_backchannel",
+            "decline_backchannel",
             "disclose_thread",
             "add_issue",
             "set_position",

@@ -839,6 +839,27 @@ def rules(c: _Corpus) -> None:
             ),
             ("accept the plenary", "accept_backchannel", {"thread": "plenary"}, INVALID, "thread"),
             (
+                "decline a back-channel (not head)",
+                "decline_backchannel",
+                {"thread": d.pending_bc},
+                FORBIDDEN,
+                None,
+            ),
+            (
+                "decline a hidden back-channel",
+                "decline_backchannel",
+                {"thread": d.hidden_bc},
+                NOT_FOUND,
+                "thread",
+            ),
+            (
+                "decline the plenary",
+                "decline_backchannel",
+                {"thread": "plenary"},
+                INVALID,
+                "thread",
+            ),
+            (
                 "accept its own caucus",
                 "accept_backchannel",
                 {"thread": "caucus-us"},
@@ -926,6 +947,13 @@ def rules(c: _Corpus) -> None:
             ),
             ("accept a caucus", "accept_backchannel", {"thread": "caucus-us"}, INVALID, "thread"),
             (
+                "decline its own back-channel (accepted by opening it)",
+                "decline_backchannel",
+                {"thread": h.pending_bc},
+                CONFLICT,
+                None,
+            ),
+            (
                 "post to another party's caucus",
                 "post_message",
                 {"thread": "caucus-rvn"},
@@ -1000,6 +1028,13 @@ def rules(c: _Corpus) -> None:
                 "thread",
             ),
             ("accept the plenary", "accept_backchannel", {"thread": "plenary"}, INVALID, "thread"),
+            (
+                "decline a back-channel",
+                "decline_backchannel",
+                {"thread": o.pending_bc},
+                NOT_FOUND,
+                "thread",
+            ),
             ("disclose a caucus", "disclose_thread", {"thread": "caucus-us"}, NOT_FOUND, "thread"),
             (
                 "disclose a back-channel",

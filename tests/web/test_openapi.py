@@ -79,6 +79,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "redeemInvite": bodies.RedeemInvite,
     "openBackchannel": bodies.OpenBackchannelBody,
     "acceptBackchannel": bodies.AcceptBackchannelBody,
+    "declineBackchannel": bodies.DeclineBackchannelBody,
     "discloseThread": bodies.DiscloseThreadBody,
     "postMessage": bodies.PostMessageBody,
     "runCommand": bodies.CommandBody,
@@ -94,6 +95,7 @@ WRITES = (
     "revokeInvite",
     "openBackchannel",
     "acceptBackchannel",
+    "declineBackchannel",
     "discloseThread",
     "postMessage",
     "runCommand",
@@ -544,7 +546,7 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     r, other = room.id, "r-0000000000"
     token = {seat_id: seat.token for seat_id, seat in room.seats.items()}
     fac, obs, us1, us2 = token["facilitator"], token["observer"], token["us-1"], token["us-2"]
-    drv1, drv2, rvn1 = token["drv-1"], token["drv-2"], token["rvn-1"]
+    drv1, drv2, rvn1, rvn2 = token["drv-1"], token["drv-2"], token["rvn-1"], token["rvn-2"]
     own, evil = live_server.public_url, "https://evil.example"
     big = {"id": "big", "text": "x" * BIG_BODY}
 
@@ -558,6 +560,7 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     rotate = partial(api.call, "rotateInvite")
     open_bc = partial(api.call, "openBackchannel")
     accept = partial(api.call, "acceptBackchannel")
+    decline = partial(api.call, "declineBackchannel")
     disclose = partial(api.call, "discloseThread")
     post = partial(api.call, "postMessage")
 
@@ -649,6 +652,7 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
         "title": "Quiet word",
         "parties": ["drv", "us"],
         "accepted": ["us"],
+        "declined": None,
         "live": False,
         "disclosed_to": None,
     } in threads(200, token=us1, room=r)["threads"]
@@ -698,6 +702,30 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     accept(413, token=drv1, room=r, thread=bc, body=big)
     live = {t["id"]: t["live"] for t in threads(200, token=drv1, room=r)["threads"]}
     assert live[bc] is True and live[bc2] is False
+
+    # Declining one: it is closed for good
+    bc3 = open_bc(201, token=us1, room=r, body={"id": "open-3", "parties": ["rvn"]})["thread"]
+    dec = {"id": "dec-1"}
+    decline(403, token=rvn2, room=r, thread=bc3, body=dec, code="forbidden")
+    decline(403, token=fac, room=r, thread=bc3, body=dec, code="forbidden")
+    decline(403, cookie=rvn1, room=r, thread=bc3, body=dec, code="forbidden", field="Origin")
+    decline(404, token=drv1, room=r, thread=bc3, body=dec, code="not_found", field="thread")
+    decline(404, token=rvn1, room=r, thread="bc-000000000000", body=dec, field="thread")
+    decline(404, token=rvn1, room=other, thread=bc3, body=dec, field="room")
+    decline(409, token=us1, room=r, thread=bc3, body=dec, code="conflict")
+    declined = decline(201, token=rvn1, room=r, thread=bc3, body=dec)
+    assert declined["thread"] == bc3 and declined["events"] == ["thread_declined"]
+    assert decline(200, token=rvn1, room=r, thread=bc3, body=dec)["seq"] == declined["seq"]
+    decline(409, token=rvn1, room=r, thread=bc3, body={"id": "dec-2"}, code="conflict")
+    accept(409, token=rvn1, room=r, thread=bc3, body={"id": "acc-4"}, code="conflict")
+    decline(400, token=rvn1, room=r, thread="plenary", body={"id": "dec-3"}, field="thread")
+    decline(400, token=rvn1, room=r, thread=bc3, body={"id": ""}, schema_rejects=True, field="id")
+    decline(400, token=rvn1, room=r, thread=bc3, body={}, schema_rejects=True, field="id")
+    decline(401, token="ps_unknown", room=r, thread=bc3, body={"id": "dec-3"})
+    decline(413, token=rvn1, room=r, thread=bc3, body=big)
+    listed = {t["id"]: t for t in threads(200, token=us1, room=r)["threads"]}
+    assert listed[bc3]["declined"] == "rvn" and listed[bc3]["live"] is False
+    assert bc3 not in thread_ids(drv1)
 
     # Posting
     hello = msg("msg-1", "Good morning.")

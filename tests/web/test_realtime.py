@@ -367,3 +367,48 @@ async def test_the_actor_sees_its_command_id_on_its_own_events_and_nobody_else_d
     assert status == 200 and "command_id" not in page["events"][0]
     for peer in (actor, same_party, other, resumed):
         await peer.close()
+
+
+async def test_a_declined_backchannel_reaches_only_its_parties_and_stays_closed(
+    live_server: LiveServer,
+) -> None:
+    room = await live_server.create_room()
+    r = room.id
+    peers = {
+        seat: await Peer.connect(live_server.ws_url, [(room.seat(seat).token, 0)])
+        for seat in ("us-1", "drv-1", "rvn-1")
+    }
+    for peer in peers.values():
+        await peer.wait_for(lambda p=peer: r in p.synced)
+    opened = await peers["us-1"].command(
+        {"v": 1, "type": "open_backchannel", "id": "bc", "room": r, "parties": ["drv"]}
+    )
+    assert opened["type"] == "ack", opened
+    bc = opened["thread"]
+    decline = {"v": 1, "type": "decline_backchannel", "room": r, "thread": bc}
+    refused = await peers["us-1"].command({**decline, "id": "dec-0"})
+    assert refused["type"] == "error" and refused["code"] == "conflict", refused
+    outsider = await peers["rvn-1"].command({**decline, "id": "dec-1"})
+    assert outsider["type"] == "error" and outsider["code"] == "not_found", outsider
+    declined = await peers["drv-1"].command({**decline, "id": "dec-1"})
+    assert declined["type"] == "ack", declined
+    us = peers["us-1"]
+    await us.wait_for(lambda: us.seqs(r)[-1] >= declined["seq"])
+    seen = next(e for e in us.events[r] if e["seq"] == declined["seq"])
+    assert seen["kind"] == "thread_declined" and seen["record"]["thread"] == bc
+    assert seen["record"]["actor"]["party"] == "drv"
+
+    posted = await us.command(msg(r, bc, "Are you sure?"))
+    assert posted["type"] == "error" and posted["code"] == "conflict", posted
+    assert "declined" in posted["message"]
+    accept = {"v": 1, "type": "accept_backchannel", "id": "acc", "room": r, "thread": bc}
+    late = await peers["drv-1"].command(accept)
+    assert late["type"] == "error" and late["code"] == "conflict", late
+
+    # A plenary message after it all: once rvn has it, rvn has had every chance to see the rest.
+    last = await peers["rvn-1"].command(msg(r, "plenary", "Anything new?"))
+    await peers["rvn-1"].wait_for(lambda: peers["rvn-1"].seqs(r)[-1] == last["seq"])
+    assert bc not in json.dumps(peers["rvn-1"].events[r])
+    assert all(e["kind"] != "thread_declined" for e in peers["rvn-1"].events[r])
+    for p in peers.values():
+        await p.close()

@@ -117,12 +117,17 @@ const FOLDS = {
     const party = ev.record.actor.party;
     return addThread(room, {
       id: raw.id, kind: raw.kind, title: raw.title || "", parties: raw.parties || [],
-      openedBy: party, accepted: party ? [party] : [], disclosedTo: null,
+      openedBy: party, accepted: party ? [party] : [], declined: null, disclosedTo: null,
     });
   },
   thread_accepted(room, ev) {
     const t = room.threads[ev.record.thread];
     return t ? addThread(room, { ...t, accepted: add(t.accepted, ev.record.actor.party) }) : room;
+  },
+  thread_declined(room, ev) {
+    // A declined back-channel is closed for good: it never goes live (server/domain/room.py).
+    const t = room.threads[ev.record.thread];
+    return t ? addThread(room, { ...t, declined: ev.record.actor.party }) : room;
   },
   thread_disclosed(room, ev) {
     const t = room.threads[ev.record.thread];

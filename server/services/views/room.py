@@ -141,6 +141,7 @@ class RoomViews:
                     title=t.title,
                     parties=sorted(t.parties),
                     accepted=sorted(t.accepted),
+                    declined=t.declined,
                     live=t.live,
                     disclosed_to=t.disclosed_to.value if t.disclosed_to else None,
                 )

@@ -17,7 +17,7 @@ export function MessagePane() {
     if (stuck && list.current) list.current.scrollTop = list.current.scrollHeight;
   }, [messages.length, id]);
   if (!thread) return html`<main class="center"><p class="empty">No thread selected.</p></main>`;
-  const awaiting = thread.kind === "backchannel" && seat.party && thread.parties.includes(seat.party) && !thread.accepted.includes(seat.party);
+  const awaiting = thread.kind === "backchannel" && !thread.declined && seat.party && thread.parties.includes(seat.party) && !thread.accepted.includes(seat.party);
   const onScroll = (e) => setStuck(e.target.scrollHeight - e.target.scrollTop - e.target.clientHeight < 40);
   return html`
     <main class="center" aria-label="Conversation">
@@ -29,10 +29,18 @@ export function MessagePane() {
         <div class="invite" role="region" aria-label="Back-channel invitation">
           <p>${partyName(room, thread.openedBy)} invites your party to this back-channel.</p>
           ${seat.head ? html`
-            <button type="button" onClick=${() => act("accept-" + id, { type: "accept_backchannel", thread: id })}>Accept back-channel</button>
-            <p class="muted">To decline, leave it unanswered: nobody can post in it until every party accepts.</p>`
-          : html`<p class="muted">Your head of delegation may accept it.</p>`}
+            <div class="choices">
+              <button type="button" onClick=${() => act("accept-" + id, { type: "accept_backchannel", thread: id })}>Accept back-channel</button>
+              <button type="button" class="quiet" onClick=${() => act("decline-" + id, { type: "decline_backchannel", thread: id })}>Decline back-channel</button>
+            </div>
+            <p class="muted">Nobody can post in it until every party accepts; once declined, it is closed for good.</p>`
+          : html`<p class="muted">Your head of delegation may accept or decline it.</p>`}
           <${ErrorNote} control=${"accept-" + id} />
+          <${ErrorNote} control=${"decline-" + id} />
+        </div>`}
+      ${thread.declined && html`
+        <div class="invite" role="region" aria-label="Back-channel declined">
+          <p>${partyName(room, thread.declined)} declined this back-channel. It is closed: nobody can post in it.</p>
         </div>`}
       <div class="messages" role="log" aria-label="Messages" ref=${list} onScroll=${onScroll} tabindex="0">
         ${room.earliest[id] > 0 && html`<button type="button" class="quiet more" onClick=${() => loadEarlier(id)}>Load earlier messages</button>`}
@@ -46,7 +54,7 @@ export function MessagePane() {
           </article>`)}
       </div>
       ${!stuck && html`<button type="button" class="jump" onClick=${() => { list.current.scrollTop = list.current.scrollHeight; setStuck(true); }}>Jump to latest</button>`}
-      <${Composer} thread=${id} />
+      ${!thread.declined && html`<${Composer} thread=${id} />`}
     </main>`;
 }
 

@@ -21,13 +21,15 @@ export function ThreadList() {
         ${visibleThreads(room, currentSeat().seat).map((t) => {
           const id = t.id;
           const unread = room.unread[id] || 0;
-          const pending = t.kind === "backchannel" && t.accepted.length < t.parties.length;
+          const declined = t.kind === "backchannel" && t.declined;
+          const pending = t.kind === "backchannel" && !declined && t.accepted.length < t.parties.length;
           return html`<li>
             <button type="button" class=${id === open ? "thread current" : "thread"} aria-current=${id === open ? "true" : "false"}
-              aria-label=${threadTitle(room, t) + (unread ? `, ${unread} unread` : "")} onClick=${() => openThread(id)}>
+              aria-label=${threadTitle(room, t) + (declined ? ", declined" : "") + (unread ? `, ${unread} unread` : "")} onClick=${() => openThread(id)}>
               <span class="kind">${KIND[t.kind]}</span>
               <span class="name">${threadTitle(room, t)}</span>
               ${pending && html`<span class="tag">pending</span>`}
+              ${declined && html`<span class="tag">declined</span>`}
               ${unread > 0 && html`<span class="badge" aria-hidden="true">${unread}</span>`}
             </button>
           </li>`;
