@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import ssl
 import subprocess
@@ -16,10 +17,26 @@ ROOT = Path(__file__).resolve().parents[2]
 PARLEY = [sys.executable, "-m", "server.cli"]
 
 
+LISTEN_PORTS = range(20_000, 32_000)
+"""Below the kernel's ephemeral range (32768 and up by default), where outgoing connections
+take their ports: a port picked there and free now could be taken by a client's connection
+before the server binds it."""
+
+
+_PICK = random.SystemRandom()  # leaves the global generator (seeded by some tests) alone
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, outside the ephemeral range."""
+    for _ in range(200):
+        port = _PICK.choice(LISTEN_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port to listen on")
 
 
 def parley_env(**overrides: str) -> dict[str, str]:
