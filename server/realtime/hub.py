@@ -177,11 +177,11 @@ class Hub:
                 page = await self._views.replay_page(
                     sub.room_id, sub.viewer, sub.seat_id, after=sub.last
                 )
-                for seq, frame in page.frames:
-                    await sub.outbox.put(frame)
-                    sub.last_sent = seq
+                if page.frames:
+                    await sub.outbox.put_many([frame for _, frame in page.frames])
                     if sub.closed:
                         return
+                    sub.last_sent = page.frames[-1][0]
                 sub.last = page.last
                 if page.full or sub.overflowed:
                     sub.overflowed = False

@@ -6,7 +6,11 @@ behind, and the connection is then closed with 4008: it may resume). "Too far be
 ``limit`` wait in any case, or the socket's own write buffer holds more than ``max_backlog``
 bytes that the peer has not read. A healthy reader that is handed one large group commit at
 once is therefore not mistaken for a slow one. Replay, which reads from the
-log at its own pace, waits for room instead (:meth:`Outbox.put`).
+log at its own pace, waits for room instead (:meth:`Outbox.put_many`).
+
+An idle connection is most connections, so an outbox holds nothing while nothing waits: frames
+go straight to the socket when none are queued ahead of them, and the queue, the task that
+sends it (the pump) and the futures its waiters wait on exist only while frames are queued.
 """
 
 from __future__ import annotations
@@ -19,9 +23,25 @@ from server.realtime.wire import text_frame
 
 
 class Outbox:
+    __slots__ = (
+        "_backlog",
+        "_drained",
+        "_frames",
+        "_pump",
+        "_room",
+        "_send",
+        "_send_started",
+        "_write_now",
+        "closed",
+        "limit",
+        "max_backlog",
+        "stall",
+    )
+
     def __init__(
         self,
         limit: int,
+        send: Callable[[str], Awaitable[None]],
         *,
         stall: float = 1.0,
         backlog: Callable[[], int] = lambda: 0,
@@ -31,29 +51,31 @@ class Outbox:
         """
         Args:
             limit: frames queued before a stalled reader counts as too slow.
+            send: sends one frame, waiting while the socket cannot take it.
             stall: seconds the socket may take no frame before that.
             backlog: bytes written to the socket that its peer has not read yet.
             max_backlog: the most of those before the reader counts as too slow.
             write_now: writes frames' wire bytes to the socket at once without waiting, or
                 says False.
         """
-        self._write_now = write_now
         self.limit = limit
+        self._send = send
+        self.stall = stall
         self._backlog = backlog
         self.max_backlog = max_backlog
-        self.stall = stall
+        self._write_now = write_now
         self._send_started = 0.0
-        self._frames: deque[str] = deque()
-        self._ready = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
+        """When the frame being sent was handed to ``send``; 0 when none is."""
+        self._frames: deque[str] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._room: asyncio.Future[None] | None = None
+        """Resolved once the queue is at most half full (replay waits on it)."""
+        self._drained: asyncio.Future[None] | None = None
+        """Resolved once the queue is empty and no frame is being sent."""
         self.closed = False
-        self._sending = False
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._frames) if self._frames is not None else 0
 
     def push(self, frame: str) -> bool:
         """Queue ``frame`` now; False if the reader is too far behind (nothing was queued)."""
@@ -67,62 +89,81 @@ class Outbox:
         """
         if self.closed:
             return True  # dropped: the connection is going away and will be resumed
-        queued = len(self._frames)
+        queued = len(self)
         if queued >= self.limit and (queued >= 4 * self.limit or self._stalled()):
             return False
         if self._backlog() > self.max_backlog:
             return False
-        if not queued and not self._sending and self._write_now is not None:
+        self._enqueue(frames, wire)
+        return True
+
+    async def put_many(self, frames: Sequence[str]) -> None:
+        """Queue ``frames``, first waiting until the queue is at most half full (replay reads
+        at the reader's pace, so it waits instead of being refused)."""
+        while len(self) > self.limit // 2 and not self.closed:
+            if self._room is None:
+                self._room = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._room)
+        if not self.closed:
+            # Straight to the socket only while its peer keeps up: otherwise through the
+            # queue, whose pump waits for the socket to drain, and so does the next page.
+            self._enqueue(frames, None, direct=self._backlog() <= self.max_backlog // 2)
+
+    def _enqueue(self, frames: Sequence[str], wire: bytes | None, *, direct: bool = True) -> None:
+        if direct and not self._frames and self._pump is None and self._write_now is not None:
             # Nothing is waiting ahead of them: hand the frames to the socket right here, in
-            # one write, rather than waking the pump task (a task switch and a system call per
-            # frame per socket are most of the cost of fan-out). Order holds: this happens
-            # only when the queue is empty.
+            # one write, rather than waking the pump (a task switch and a system call per frame
+            # per socket are most of the cost of fan-out). Order holds: this happens only when
+            # nothing is queued or being sent.
             if wire is None:
                 wire = b"".join(map(text_frame, frames))
             if self._write_now(wire):
-                return True
+                return
+        if self._frames is None:
+            self._frames = deque()
         self._frames.extend(frames)
-        self._idle.clear()
-        self._ready.set()
-        if len(self._frames) >= self.limit // 2:
-            self._room.clear()
-        return True
-
-    async def put(self, frame: str) -> None:
-        """Queue ``frame``, first waiting until the queue is at most half full."""
-        while not self._room.is_set() and not self.closed:
-            await self._room.wait()
-        self.push(frame)
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._run_pump())
 
     def _stalled(self) -> bool:
-        if not self._sending:
+        if not self._send_started:
             return False
         return asyncio.get_running_loop().time() - self._send_started > self.stall
 
     async def drain(self) -> None:
-        """Wait until every queued frame has been handed to the socket."""
-        await self._idle.wait()
+        """Wait until every queued frame has been handed to the socket (or the pump failed)."""
+        while self._pump is not None:
+            if self._drained is None:
+                self._drained = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drained)
 
     def close(self) -> None:
+        """No frame is accepted from now on; those queued are still sent."""
         self.closed = True
-        self._idle.set()
-        self._ready.set()
-        self._room.set()
+        self._wake_room()
 
-    async def pump(self, send: Callable[[str], Awaitable[None]]) -> None:
-        """Send frames in order until :meth:`close`; returns when closed and drained."""
+    async def _run_pump(self) -> None:
+        """Send the queued frames in order, then end (a later push starts another)."""
         frames = self._frames
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
+        assert frames is not None
+        loop = asyncio.get_running_loop()
+        try:
             while frames:
-                self._sending = True
-                self._send_started = asyncio.get_running_loop().time()
-                await send(frames.popleft())
-                self._sending = False
-                if len(frames) < self.limit // 2:
-                    self._room.set()
-            self._room.set()
-            self._idle.set()
-            if self.closed:
-                return
+                self._send_started = loop.time()
+                await self._send(frames.popleft())
+                self._send_started = 0.0
+                if len(frames) <= self.limit // 2:
+                    self._wake_room()
+        finally:
+            self._send_started = 0.0
+            self._frames = None
+            self._pump = None
+            self._wake_room()
+            drained, self._drained = self._drained, None
+            if drained is not None and not drained.done():
+                drained.set_result(None)
+
+    def _wake_room(self) -> None:
+        room, self._room = self._room, None
+        if room is not None and not room.done():
+            room.set_result(None)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from server.domain.grants import Grant
+from server.services.coalesce import Batched
 from server.services.errors import Unauthenticated
 from server.storage import access_store
 from server.storage.database import Database
@@ -39,6 +40,8 @@ class AccessService:
         self._db = db
         self._public_url = public_url.rstrip("/")
         self._clock = clock
+        self._sessions = Batched(self._find_sessions)
+        """Session lookups of concurrent callers (a reconnect storm), one query per batch."""
 
     def invite_url(self, token: str) -> str:
         """The link handed to a seat. The token sits in the fragment, which browsers never send
@@ -60,11 +63,15 @@ class AccessService:
     async def authenticate(self, session_token: str) -> Grant:
         if not session_token.startswith(SESSION_PREFIX):
             raise Unauthenticated("not a session token")
-        async with self._db.engine.connect() as conn:
-            grant = await access_store.find_session(conn, token_hash(session_token))
+        grant = await self._sessions.get(token_hash(session_token))
         if grant is None:
             raise Unauthenticated("this session is unknown or was revoked")
         return grant
+
+    async def _find_sessions(self, hashes: Sequence[str]) -> dict[str, Grant | None]:
+        async with self._db.engine.connect() as conn:
+            found: dict[str, Grant | None] = {**await access_store.find_sessions(conn, hashes)}
+        return {h: found.get(h) for h in hashes}
 
     async def issue_invites(self, room_id: str, seat_ids: list[str]) -> dict[str, str]:
         """Fresh invite tokens for seats of a new room; seat id -> token."""

@@ -9,12 +9,12 @@ that need it at least at some seq ask :meth:`RoomStates.at_least`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from dataclasses import replace
 
 from server.domain.room import STATE_KINDS, EventView, RoomState, apply
+from server.services.coalesce import Batched
 from server.storage.database import Database
 from server.storage.errors import RoomNotFound
 from server.storage.log_reader import get_room, read_events
@@ -53,7 +53,9 @@ class RoomStates:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._states: dict[str, RoomState] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._refreshes: Batched[str, RoomState | None] = Batched(
+            self._refresh_many, group=lambda room_id: room_id
+        )
 
     def cached(self, room_id: str) -> RoomState | None:
         return self._states.get(room_id)
@@ -72,24 +74,36 @@ class RoomStates:
         return state
 
     async def refresh(self, room_id: str) -> RoomState:
-        """Catch the cached state up with the database."""
-        lock = self._locks.setdefault(room_id, asyncio.Lock())
-        async with lock:
-            state = self._states.get(room_id) or RoomState.empty(room_id)
-            async with self._db.engine.connect() as conn:
+        """Catch the cached state up with the database (as it is after this call began).
+
+        Concurrent refreshes (a reconnect storm greets thousands of sockets of one room) share
+        one read that starts after they asked; RoomNotFound if there is no such room.
+        """
+        state = await self._refreshes.get(room_id)
+        if state is None:
+            raise RoomNotFound(room_id)
+        return state
+
+    async def _refresh_many(self, room_ids: Sequence[str]) -> dict[str, RoomState | None]:
+        out: dict[str, RoomState | None] = {}
+        async with self._db.engine.connect() as conn:
+            for room_id in room_ids:
+                state = self._states.get(room_id) or RoomState.empty(room_id)
                 row = await get_room(conn, room_id)
                 if row is None:
-                    raise RoomNotFound(room_id)
+                    out[room_id] = None
+                    continue
                 if row.size > state.seq:
                     found = await read_events(
                         conn, room_id, after=state.seq, through=row.size, kinds=STATE_KINDS
                     )
                     state = fold(state, found, row.size)
-            # Commits followed meanwhile may have moved the cache further; keep the newest.
-            current = self._states.get(room_id)
-            if current is None or current.seq < state.seq:
-                self._states[room_id] = state
-            return self._states[room_id]
+                # Commits followed meanwhile may have moved the cache further; keep the newest.
+                current = self._states.get(room_id)
+                if current is None or current.seq < state.seq:
+                    self._states[room_id] = state
+                out[room_id] = self._states[room_id]
+        return out
 
     def follow(self, committed: Sequence[StoredEvent]) -> None:
         """Writer listener: fold this process's commits into the cached states.

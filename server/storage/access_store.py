@@ -7,6 +7,7 @@ transaction and take the connection first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
@@ -64,6 +65,16 @@ async def find_session(conn: AsyncConnection, token_hash: str) -> Grant | None:
         )
     ).first()
     return None if row is None else Grant(row.room_id, row.seat_id, row.invite_hash)
+
+
+async def find_sessions(conn: AsyncConnection, token_hashes: Sequence[str]) -> dict[str, Grant]:
+    """The live sessions among ``token_hashes``: token hash -> grant (one query)."""
+    rows = await conn.execute(
+        select(
+            sessions.c.token_hash, sessions.c.room_id, sessions.c.seat_id, sessions.c.invite_hash
+        ).where(sessions.c.token_hash.in_(token_hashes), sessions.c.revoked_at.is_(None))
+    )
+    return {row.token_hash: Grant(row.room_id, row.seat_id, row.invite_hash) for row in rows}
 
 
 async def revoke_seat(conn: AsyncConnection, room_id: str, seat_id: str, now: datetime) -> int:

@@ -121,6 +121,7 @@ class Connection:
         self.settings = app[SETTINGS]
         self.outbox = Outbox(
             self.settings.queue_frames,
+            self._send,
             backlog=backlog,
             max_backlog=self.settings.send_buffer_bytes,
             write_now=write_now,
@@ -134,7 +135,6 @@ class Connection:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        pump = asyncio.create_task(self.outbox.pump(self._send), name="ws-pump")
         try:
             if await self._greet():
                 await self._serve()
@@ -143,8 +143,9 @@ class Connection:
             for sub in self.subscriptions:
                 hub.unsubscribe(sub)
             self.outbox.close()
-            with contextlib.suppress(asyncio.TimeoutError, Exception):
-                await asyncio.wait_for(pump, timeout=5)
+            with contextlib.suppress(TimeoutError, Exception):
+                async with asyncio.timeout(5):
+                    await self.outbox.drain()
             if not self.ws.closed:
                 await self.ws.close()
             self.machine.step(Input.CLOSED)
@@ -237,7 +238,8 @@ class Connection:
         deadline = loop.time() + self.settings.hello_timeout
         while self.machine.state is State.AWAITING_HELLO:
             try:
-                msg = await asyncio.wait_for(self.ws.receive(), deadline - loop.time())
+                async with asyncio.timeout_at(deadline):
+                    msg = await self.ws.receive()
             except TimeoutError:
                 await self.close(Input.HELLO_TIMEOUT)
                 return False

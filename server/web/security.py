@@ -46,7 +46,7 @@ def carries_session(request: web.BaseRequest, response: web.StreamResponse) -> b
     return (
         request.path == REDEEM_PATH
         or "Authorization" in request.headers
-        or COOKIE in request.cookies
+        or ("Cookie" in request.headers and COOKIE in request.cookies)
         or COOKIE in response.cookies
     )
 

@@ -20,6 +20,7 @@ from server.domain.events import format_timestamp
 from server.domain.room import RoomState
 from server.domain.visibility import FULL, HIDDEN, SEALED, Viewer, Visibility, visibility
 from server.ledger.export import sealed_line
+from server.services.coalesce import Batched
 from server.services.states import RoomStates
 from server.services.views.frames import event_frame, event_object
 from server.storage.database import Database
@@ -138,6 +139,15 @@ def export_line(event: StoredEvent, vis: Visibility) -> bytes:
     return sealed_line(event.seq, event.leaf_hash)
 
 
+@dataclass(slots=True)
+class SharedPage:
+    """One read of the log shared by the replays that asked for it, with the frames encoded
+    for them so far (seats that see an event alike share its frame)."""
+
+    events: Sequence[StoredEvent]
+    frames: dict[tuple[int, Visibility, bool], str] = field(default_factory=dict)
+
+
 class LogViews:
     """Pages of a room's log as one viewer may see them.
 
@@ -151,6 +161,10 @@ class LogViews:
         self._db = db
         self._states = states
         self._page = page
+        self._reads: Batched[tuple[str, int], SharedPage] = Batched(
+            self._read_pages, group=lambda key: key[0]
+        )
+        """Replays of one room from the same seq (a reconnect storm) share one read."""
 
     # -- live ------------------------------------------------------------------------------
 
@@ -179,17 +193,33 @@ class LogViews:
     ) -> ReplayPage:
         """The next page of the log after ``after``, as ``viewer`` may see it (the events
         ``seat_id`` caused carrying their command id)."""
-        async with self._db.engine.connect() as conn:
-            events = await read_events(conn, room_id, after=after, limit=self._page)
+        shared = await self._reads.get((room_id, after))
+        events = shared.events
         if not events:
             return ReplayPage([], after, False)
         state = await self._states.at_least(room_id, events[-1].seq)
         frames = []
+        encoded = shared.frames
         for event in events:
             vis = visibility(event.kind, event.thread, viewer, state)
             if vis is not HIDDEN:
-                frames.append((event.seq, event_frame(event, vis, own=event.seat == seat_id)))
+                own = event.seat == seat_id
+                key = (event.seq, vis, own)
+                frame = encoded.get(key)
+                if frame is None:
+                    frame = encoded[key] = event_frame(event, vis, own=own)
+                frames.append((event.seq, frame))
         return ReplayPage(frames, events[-1].seq, len(events) == self._page)
+
+    async def _read_pages(
+        self, keys: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], SharedPage]:
+        out = {}
+        async with self._db.engine.connect() as conn:
+            for room_id, after in keys:
+                events = await read_events(conn, room_id, after=after, limit=self._page)
+                out[room_id, after] = SharedPage(events)
+        return out
 
     async def history(
         self, room_id: str, viewer: Viewer, seat_id: str, *, since: int, limit: int
