@@ -32,6 +32,23 @@ log = logging.getLogger(__name__)
 
 
 class Subscription:
+    __slots__ = (
+        "buffer",
+        "buffered",
+        "closed",
+        "last",
+        "last_sent",
+        "live",
+        "on_close",
+        "outbox",
+        "overflowed",
+        "room_id",
+        "seat_id",
+        "synced",
+        "task",
+        "viewer",
+    )
+
     def __init__(
         self,
         room_id: str,
@@ -206,3 +223,6 @@ class Hub:
             log.exception("replay of room %s for seat %s failed", sub.room_id, sub.seat_id)
             self.unsubscribe(sub)
             sub.on_close(True)
+        finally:
+            if sub.task is asyncio.current_task():
+                sub.task = None  # a finished task is not kept for the subscription's life

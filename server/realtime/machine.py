@@ -126,6 +126,8 @@ TRANSITIONS: dict[tuple[State, Input], Step] = {
 class Machine:
     """One connection's state; :meth:`step` is the only way to change it."""
 
+    __slots__ = ("state",)
+
     def __init__(self) -> None:
         self.state = State.AWAITING_HELLO
 

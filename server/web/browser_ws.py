@@ -9,7 +9,7 @@ live seat in is refused like a bad token (``unauthenticated``, close 4001).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
 from functools import partial
 
 from aiohttp import web
@@ -25,16 +25,17 @@ routes = web.RouteTableDef()
 
 
 class BrowserConnection(Connection):
+    __slots__ = ("_tokens",)
+
     def __init__(
         self,
         app: web.Application,
         ws: web.WebSocketResponse,
-        backlog: Callable[[], int],
-        write_now: Callable[[bytes], bool],
+        transport: asyncio.Transport | None,
         *,
         tokens: list[str],
     ) -> None:
-        super().__init__(app, ws, backlog, write_now)
+        super().__init__(app, ws, transport)
         self._tokens = tokens
 
     async def _accept_hello(self, hello: Hello) -> None:

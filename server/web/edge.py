@@ -134,6 +134,9 @@ class Edge:
 class EdgeProtocol(RequestHandler):
     """aiohttp's HTTP protocol with the watchdog and the address count of :class:`Edge`."""
 
+    __slots__ = ("_address", "_body", "_edge", "_phase", "_watchdog")
+    # aiohttp's protocol has slots; without ours every connection would carry a dict too.
+
     def __init__(self, manager: web.Server, *, edge: Edge, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._edge = edge
@@ -186,6 +189,12 @@ class EdgeProtocol(RequestHandler):
                 self._arm(self._edge.settings.body_timeout)
         elif self._phase is Phase.BODY and self._body is not None and self._body.is_eof():
             self._enter(Phase.BUSY)
+
+    def set_parser(self, parser: Any, data_received_cb: Any = None) -> None:
+        """An upgrade was accepted: from here on the WebSocket reader parses what arrives, and
+        the HTTP parser (needed only for an upgrade that is declined) is let go."""
+        super().set_parser(parser, data_received_cb)
+        self._parser = None
 
     async def finish_response(
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
@@ -50,6 +50,9 @@ from server.web.keys import CONNECTIONS, SERVICES, SETTINGS
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
+CLOSED_MESSAGES = frozenset((WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED))
+"""What ``receive`` answers once the socket is closing or closed."""
+
 HARD_LIMIT_FACTOR = 16
 """Frames above ``max_frame_bytes`` get an error; above this multiple the socket closes (1009)."""
 
@@ -61,8 +64,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 
 ConnectionFactory = Callable[
-    [web.Application, web.WebSocketResponse, Callable[[], int], Callable[[bytes], bool]],
-    "Connection",
+    [web.Application, web.WebSocketResponse, asyncio.Transport | None], "Connection"
 ]
 
 
@@ -73,21 +75,10 @@ async def serve_socket(request: web.Request, make: ConnectionFactory) -> web.Web
         max_msg_size=settings.max_frame_bytes * HARD_LIMIT_FACTOR, heartbeat=20.0
     )
     await ws.prepare(request)
-    transport = request.transport
-
-    def backlog() -> int:
-        return transport.get_write_buffer_size() if transport is not None else 0
-
-    def write_now(wire: bytes) -> bool:
-        # Straight onto the transport, in one write of whole frames; aiohttp's own frames
-        # (pings, close) are written whole too, so frames never interleave. Not once the
-        # socket is closing.
-        if transport is None or transport.is_closing() or ws.closed:
-            return False
-        transport.write(wire)
-        return True
-
-    connection = make(request.app, ws, backlog, write_now)
+    # The 101's headers are on the wire; an idle socket need not keep them (most sockets
+    # are idle, and every byte a socket holds is multiplied by their number).
+    ws.headers.clear()
+    connection = make(request.app, ws, request.transport)
     request.app[CONNECTIONS].add(connection)
     try:
         await connection.run()
@@ -109,35 +100,55 @@ CLOSE_REASONS: dict[CloseCode, str] = {
 class Connection:
     """One socket: its state machine (``server/realtime/machine.py``), outbox and seats."""
 
+    __slots__ = (
+        "_tasks",
+        "app",
+        "bucket",
+        "grants",
+        "machine",
+        "outbox",
+        "settings",
+        "subscriptions",
+        "transport",
+        "ws",
+    )
+
     def __init__(
         self,
         app: web.Application,
         ws: web.WebSocketResponse,
-        backlog: Callable[[], int],
-        write_now: Callable[[bytes], bool] | None = None,
+        transport: asyncio.Transport | None,
     ) -> None:
         self.app = app
         self.ws = ws
+        self.transport = transport
         self.settings = app[SETTINGS]
         self.outbox = Outbox(
             self.settings.queue_frames,
             self._send,
-            backlog=backlog,
+            backlog=self._backlog,
             max_backlog=self.settings.send_buffer_bytes,
-            write_now=write_now,
+            write_now=self._write_now,
         )
         self.bucket = TokenBucket(self.settings.commands_per_second, self.settings.command_burst)
         self.machine = Machine()
         self.grants: dict[str, Grant] = {}
         self.subscriptions: list[Subscription] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] | None = None
+        """Closes under way (made when there is one: most connections never have any)."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def run(self) -> None:
         try:
             if await self._greet():
-                await self._serve()
+                # The loop lives here rather than in a method of its own: every coroutine frame
+                # under an idle socket's wait costs memory times the number of sockets.
+                receive, closed = self.ws.receive, CLOSED_MESSAGES
+                while (msg := await receive()).type not in closed and self._receive(msg):
+                    pass
+                if self.machine.open:
+                    self.machine.step(Input.PEER_CLOSED)
         finally:
             hub = self.app[SERVICES].hub
             for sub in self.subscriptions:
@@ -176,9 +187,25 @@ class Connection:
             await self.ws.close(code=int(code), message=CLOSE_REASONS[code].encode())
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._tasks is None:
+            self._tasks = set()
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _backlog(self) -> int:
+        """Bytes written to the socket that its peer has not read yet."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    def _write_now(self, wire: bytes) -> bool:
+        """Write whole frames straight onto the transport, without waiting; False once the
+        socket is closing. aiohttp's own frames (pings, close) are written whole too, so frames
+        never interleave."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.ws.closed:
+            return False
+        transport.write(wire)
+        return True
 
     def holds(self, room_id: str, seat_id: str) -> bool:
         grant = self.grants.get(room_id)
@@ -335,35 +362,34 @@ class Connection:
         if self.machine.open:
             self.happen(Input.REPLAY_FAILED if failed else Input.TOO_SLOW)
 
-    async def _serve(self) -> None:
-        async for msg in self.ws:
-            if not self.machine.open:
-                break
-            # Every frame counts against the rate, bad ones too: refusing costs work as well.
-            limited = msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not self.bucket.take()
-            text = self._text_of(msg, quiet=limited)
-            if limited:
-                step = self.happen(Input.RATE_LIMITED)
-                if step.answer is not None:
-                    cid = _readable_id(text) if text is not None else None
-                    self._error(
-                        step.answer,
-                        f"at most {self.settings.commands_per_second} commands per second",
-                        id=cid,
-                    )
-                continue
-            if text is None:
-                self.happen(Input.BAD_FRAME)
-                continue
-            try:
-                frame = decode_command(text)
-            except FrameError as exc:
-                self.happen(Input.BAD_FRAME)
-                self._error(exc.code, exc.message, field=exc.field, id=exc.id)
-                continue
-            self._dispatch(frame)
-        if self.machine.open:
-            self.machine.step(Input.PEER_CLOSED)
+    def _receive(self, msg: WSMessage) -> bool:
+        """Handle one frame of a greeted connection; False once the connection is closing."""
+        if not self.machine.open:
+            return False
+        # Every frame counts against the rate, bad ones too: refusing costs work as well.
+        limited = msg.type in (WSMsgType.TEXT, WSMsgType.BINARY) and not self.bucket.take()
+        text = self._text_of(msg, quiet=limited)
+        if limited:
+            step = self.happen(Input.RATE_LIMITED)
+            if step.answer is not None:
+                cid = _readable_id(text) if text is not None else None
+                self._error(
+                    step.answer,
+                    f"at most {self.settings.commands_per_second} commands per second",
+                    id=cid,
+                )
+            return True
+        if text is None:
+            self.happen(Input.BAD_FRAME)
+            return True
+        try:
+            frame = decode_command(text)
+        except FrameError as exc:
+            self.happen(Input.BAD_FRAME)
+            self._error(exc.code, exc.message, field=exc.field, id=exc.id)
+            return True
+        self._dispatch(frame)
+        return True
 
     def _dispatch(self, frame: Hello | ClientCommand) -> None:
         if isinstance(frame, Hello):

@@ -14,6 +14,7 @@ minute, never per attempt. The address is the client's as :mod:`server.web.addre
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -49,36 +50,50 @@ class Limits:
         """Many addresses at once (a botnet) still write a bounded log."""
 
     @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    def middleware(self, request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+        """Not a coroutine: a request it lets through is handed on as the handler's own
+        awaitable, so no frame of this middleware stays alive under a WebSocket's handler for
+        the socket's life."""
         route = (request.method, request.path)
         if route == REDEEM:
-            throttle, what = self.redeem, "invite redemptions"
-        elif route == UPGRADE:
-            throttle, what = self.upgrade, "new WebSockets"
-        else:
-            return await handler(request)
+            return self._redeem(request, handler)
+        if route != UPGRADE:
+            return handler(request)
         address = client_address(request, self.trusted)
-        wait = throttle.check(address)
-        if wait is not None:
-            if throttle.first_refusal_in_window(address) and self.log_budget.allow()[0]:
-                log.warning(
-                    "rate limit: too many %s from %s; refusing for %s s "
-                    "(further refusals this minute not logged)",
-                    what,
-                    address,
-                    retry_after(wait),
-                )
-            response = error_response(
-                ErrorCode.RATE_LIMITED,
-                f"too many {what} from this address; retry later",
-                429,
-            )
-            response.headers["Retry-After"] = retry_after(wait)
-            return response
+        refused = self._refusal(self.upgrade, "new WebSockets", address)
+        return handler(request) if refused is None else _ready(refused)
+
+    async def _redeem(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        address = client_address(request, self.trusted)
+        refused = self._refusal(self.redeem, "invite redemptions", address)
+        if refused is not None:
+            return refused
         answer = await handler(request)
-        if throttle is self.redeem:
-            if answer.status == 401:  # a guess that missed; a malformed body is not one
-                throttle.failed(address)
-            elif answer.status < 300:
-                throttle.succeeded(address)
+        if answer.status == 401:  # a guess that missed; a malformed body is not one
+            self.redeem.failed(address)
+        elif answer.status < 300:
+            self.redeem.succeeded(address)
         return answer
+
+    def _refusal(self, throttle: Throttle, what: str, address: str) -> web.Response | None:
+        """The 429 for a request over ``throttle``'s rate, or None to let it through."""
+        wait = throttle.check(address)
+        if wait is None:
+            return None
+        if throttle.first_refusal_in_window(address) and self.log_budget.allow()[0]:
+            log.warning(
+                "rate limit: too many %s from %s; refusing for %s s "
+                "(further refusals this minute not logged)",
+                what,
+                address,
+                retry_after(wait),
+            )
+        response = error_response(
+            ErrorCode.RATE_LIMITED, f"too many {what} from this address; retry later", 429
+        )
+        response.headers["Retry-After"] = retry_after(wait)
+        return response
+
+
+async def _ready(response: web.StreamResponse) -> web.StreamResponse:
+    return response
