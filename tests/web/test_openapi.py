@@ -897,6 +897,7 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
             "from": 40000,
             "to": 20000,
             "changed": True,
+    run(400, token=fac, room=r, raw=b"\xff\n\xff", code="bad_request")
             "delta": -20000,
             "size": "0.4000",
         }
