@@ -86,6 +86,7 @@ def test_an_organiser_creates_a_room_from_a_scenario(scene: Scene, first: Site) 
     page.goto(link)
     expect(page.get_by_role("heading", name="Rooms of Exercise staff")).to_be_visible()
     assert page.url.endswith("/organise")
+    expect(connection(page)).to_have_text("Not connected")  # no room, no socket yet
     form = page.get_by_role("form", name="Create a room")
     form.get_by_label("Scenario").select_option("tutorial")
     form.get_by_role("button", name="Create room").click()

@@ -26,8 +26,6 @@ export function Header() {
   const room = currentRoom();
   const seat = currentSeat();
   const queued = app.connection === "live" ? 0 : app.queued || 0; // live: answered in ms
-  // A link that did not work opens no socket: "Connecting…" would promise what never comes.
-  const connection = app.mode === "error" ? "not-connected" : app.connection;
   return html`
     <header class="topbar">
       <div class="brand">Parley</div>
@@ -39,8 +37,8 @@ export function Header() {
           <div><dt>Stage</dt><dd>${room.stage}</dd></div>
         </dl>`}
       <div class="session">
-        <span role="status" aria-label="Connection" class=${"conn conn-" + connection}>
-          ${CONNECTION[connection] || connection}${app.mode !== "error" && app.connectionDetail ? ` (${app.connectionDetail})` : ""}${queued ? ` · ${queued} waiting to send` : ""}
+        <span role="status" aria-label="Connection" class=${"conn conn-" + app.connection}>
+          ${CONNECTION[app.connection] || app.connection}${app.connectionDetail ? ` (${app.connectionDetail})` : ""}${queued ? ` · ${queued} waiting to send` : ""}
         </span>
         ${app.seats.length > 1 && html`
           <label class="switch">Room
