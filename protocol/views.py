@@ -130,6 +130,15 @@ class EventPage(View):
     more: bool
 
 
+class ThreadEventPage(View):
+    """The latest events of one thread before ``before`` that the seat may see, oldest first;
+    ``before`` is the ``before`` of the next (older) page."""
+
+    events: list[PageEvent]
+    before: int
+    more: bool
+
+
 class IssueBody(View):
     id: str
     title: str

@@ -96,3 +96,28 @@ def test_protocol_event_table_names_no_kind_the_server_lacks() -> None:
 @pytest.mark.parametrize("command", ROOM_COMMANDS)
 def test_command_has_its_refusals_documented(command: str) -> None:
     assert command in commands_with_refusals(), f"docs/negotiation.md, Refusals: no {command!r}"
+
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)")
+WRITTEN = re.compile(r"\bscreenshot\(\w+(?:\.\w+)*, \"([\w-]+)\"\)")
+
+
+def written_screenshots() -> set[str]:
+    """The names the browser tests write into docs/screenshots/."""
+    tests = Path(__file__).resolve().parent / "web"
+    return {name for path in tests.glob("test_*.py") for name in WRITTEN.findall(path.read_text())}
+
+
+def test_every_picture_the_documents_show_is_written_by_a_browser_test() -> None:
+    written = written_screenshots()
+    assert {"delegate", "delegate-phone", "observer", "facilitator", "organiser"} <= written
+    shown: dict[str, set[str]] = {}
+    for document in [DOCS.parent / "README.md", *sorted(DOCS.glob("*.md"))]:
+        for target in IMAGE.findall(document.read_text()):
+            path = (document.parent / target).resolve()
+            assert path.parent == DOCS / "screenshots", f"{document.name}: {target}"
+            assert path.stem in written, f"{document.name}: no test writes {target}"
+            assert path.exists(), f"{document.name}: {target} is missing"
+            shown.setdefault(document.name, set()).add(path.stem)
+    assert shown["web.md"] == written, "docs/web.md shows every view a test writes"
+    assert {"delegate", "observer", "facilitator"} <= shown["README.md"]

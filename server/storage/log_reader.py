@@ -66,6 +66,20 @@ async def read_events(
     return [stored_from_row(row) for row in await conn.execute(query)]
 
 
+async def read_thread_events(
+    conn: AsyncConnection, room_id: str, thread_id: str, *, before: int, limit: int
+) -> list[StoredEvent]:
+    """The latest ``limit`` events of ``thread_id`` with ``seq < before``, latest first (read
+    backwards through the ``(thread_id, room_id, seq)`` index, however sparse the thread)."""
+    query = (
+        select(events)
+        .where(events.c.thread_id == thread_id, events.c.room_id == room_id, events.c.seq < before)
+        .order_by(events.c.seq.desc())
+        .limit(limit)
+    )
+    return [stored_from_row(row) for row in await conn.execute(query)]
+
+
 async def leaf_hashes(conn: AsyncConnection, room_id: str) -> Sequence[bytes]:
     """Every leaf hash of the room in ``seq`` order (for rebuilding and checking)."""
     query = select(events.c.leaf_hash).where(events.c.room_id == room_id).order_by(events.c.seq)

@@ -59,7 +59,12 @@ class Event(Base):
     __tablename__ = "events"
     # command_id leads: an index that starts with room_id would compete with the primary key
     # for room_id lookups, and with stale statistics the planner picks it and scans the room.
-    __table_args__ = (UniqueConstraint("command_id", "actor_seat", "room_id"),)
+    # A thread's history is read backwards by its own index; thread_id leads for the same
+    # reason, so this index cannot serve (or compete for) a room's reads by seq.
+    __table_args__ = (
+        UniqueConstraint("command_id", "actor_seat", "room_id"),
+        Index(None, "thread_id", "room_id", "seq"),
+    )
 
     room_id: Mapped[str] = mapped_column(ID, ForeignKey("rooms.id"), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

@@ -220,3 +220,15 @@ async def list_events(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 100, 1, MAX_PAGE)
     text = await request.app[SERVICES].views.history(grant, room_id, since=since, limit=limit)
     return web.Response(text=text, content_type="application/json")
+
+
+@routes.get("/api/v1/rooms/{room}/threads/{thread}/events")
+async def list_thread_events(request: web.Request) -> web.Response:
+    """The latest events of one thread before ``before`` this seat may see (scroll-back)."""
+    grant = await authenticate(request)
+    before = query_int(request, "before", 2**62, 1, 2**62)
+    limit = query_int(request, "limit", 100, 1, MAX_PAGE)
+    text = await request.app[SERVICES].views.thread_history(
+        grant, request.match_info["room"], request.match_info["thread"], before=before, limit=limit
+    )
+    return web.Response(text=text, content_type="application/json")

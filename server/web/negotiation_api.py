@@ -103,7 +103,11 @@ async def command(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         raise ApiError(ErrorCode.BAD_REQUEST, "send a JSON body (Content-Type: application/json)")
     try:
-        frame = decode_command(await request.text())
+        text = await request.text()
+    except UnicodeDecodeError:
+        raise ApiError(ErrorCode.BAD_REQUEST, "the body is not UTF-8 text") from None
+    try:
+        frame = decode_command(text)
     except FrameError as exc:
         # Over HTTP the WebSocket's framing codes read as the API's own.
         code = HTTP_CODES.get(exc.code, exc.code)

@@ -32,6 +32,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ThreadList": views.ThreadList,
     "Event": views.PageEvent,
     "EventPage": views.EventPage,
+    "ThreadEventPage": views.ThreadEventPage,
     "Issue": views.IssueBody,
     "StageRule": views.RuleBody,
     "Agenda": views.AgendaBody,

@@ -132,7 +132,7 @@ def test_scrolling_back_pages_older_messages_from_the_server(browser: Any, room:
     log = page.get_by_role("log", name="Messages")
     expect(log).to_contain_text("History 230.")
     expect(log).not_to_contain_text("History 001.")
-    with page.expect_request(re.compile(r".*/api/v1/rooms/[^/]+/events\?since=\d+&limit=200")):
+    with page.expect_request(re.compile(r".*/api/v1/rooms/[^/]+/threads/plenary/events\?before=")):
         page.get_by_role("button", name="Load earlier messages").click()
     expect(log.get_by_role("article").filter(has_text="History 001.")).to_have_count(1)
     expect(log.get_by_role("article").filter(has_text="History 100.")).to_have_count(1)

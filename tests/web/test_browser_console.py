@@ -86,6 +86,7 @@ def test_an_organiser_creates_a_room_from_a_scenario(scene: Scene, first: Site) 
     page.goto(link)
     expect(page.get_by_role("heading", name="Rooms of Exercise staff")).to_be_visible()
     assert page.url.endswith("/organise")
+    expect(connection(page)).to_have_text("Not connected")  # no room, no socket yet
     form = page.get_by_role("form", name="Create a room")
     form.get_by_label("Scenario").select_option("tutorial")
     form.get_by_role("button", name="Create room").click()
@@ -173,10 +174,26 @@ def test_signing_out_ends_the_sessions_on_the_server(scene: Scene) -> None:
     page = scene.page
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Signed out")).to_be_visible()
+    screenshot(page, "signed-out")
+    assert axe_violations(page) == []
     status = page.evaluate("async () => (await fetch('/api/v1/session')).status")
     assert status == 401
     page.goto(page.url.split("#")[0].rsplit("/", 1)[0] + "/")
     expect(page.get_by_role("heading", name="No seat yet")).to_be_visible()
+    assert axe_violations(page) == []
+
+
+def test_a_link_that_does_not_work_says_so(browser: Any, first: Site) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 800})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(first.server.base_url + "/join#pi_no-such-invite")
+    expect(page.get_by_role("heading", name="This link did not work")).to_be_visible()
+    assert "pi_" not in page.url
+    expect(connection(page)).to_have_text("Not connected")
+    screenshot(page, "error")
+    assert axe_violations(page) == []
+    context.close()
 
 
 def test_the_room_policy_is_chosen_when_the_room_is_created(scene: Scene) -> None:

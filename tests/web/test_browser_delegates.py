@@ -358,6 +358,14 @@ def test_the_delegate_view_works_on_a_phone(people: People, browser: Any, paris:
     expect(messages(page)).to_contain_text("on a phone")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways: {width}px"
+    assert axe_violations(page) == []
+    # Scrolled down to the proposals, the person still sees whose seat and which room and stage.
+    page.get_by_role("heading", name="Proposals").scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") > 400
+    seat_box = page.get_by_label("Your seat").bounding_box()
+    assert seat_box is not None and 0 <= seat_box["y"] < 60, seat_box
+    for fact in page.get_by_label("Your seat").get_by_role("definition").all():
+        expect(fact).to_be_in_viewport()
     screenshot(page, "delegate-phone")
     context.close()
 

@@ -557,6 +557,7 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     seats = partial(api.call, "listSeats")
     threads = partial(api.call, "listThreads")
     events = partial(api.call, "listEvents")
+    thread_events = partial(api.call, "listThreadEvents")
     rotate = partial(api.call, "rotateInvite")
     open_bc = partial(api.call, "openBackchannel")
     accept = partial(api.call, "acceptBackchannel")
@@ -581,6 +582,20 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
             out += page["events"]
             since, more = page["next"], page["more"]
         return out
+
+    def thread_log(seat_token: str, thread: str) -> list[dict[str, Any]]:
+        """Every event of one thread the seat may see, read backwards by pages of 2."""
+        out: list[dict[str, Any]] = []
+        query = {"limit": "2"}
+        while True:
+            page = thread_events(200, token=seat_token, room=r, thread=thread, query=query)
+            seqs = [e["seq"] for e in page["events"]]
+            assert len(seqs) <= 2 and seqs == sorted(seqs)
+            assert all(s < int(query.get("before", 2**62)) for s in seqs)
+            out = page["events"] + out
+            if not page["more"]:
+                return out
+            query = {"before": str(page["before"]), "limit": "2"}
 
     # Health
     assert health(200)["database"] == live_server.db_url.split("+", 1)[0]
@@ -780,6 +795,30 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     events(401, room=r, code="unauthenticated")
     events(404, token=us1, room=other, code="not_found", field="room")
 
+    # One thread's history, backwards: what the room's log shows of it, judged alike
+    in_plenary_log = [e for e in seen_by_us if e["record"]["thread"] == "plenary"]
+    assert thread_log(us1, "plenary") == in_plenary_log
+    assert thread_log(us1, bc) == [e for e in seen_by_us if e["seq"] in in_bc]
+    assert thread_log(obs, bc) == [by_observer[seq] for seq in sorted(in_bc)]
+    latest = thread_events(200, token=us1, room=r, thread="plenary", query={"limit": "1"})
+    assert latest["events"] == in_plenary_log[-1:] and latest["more"] is True
+    assert latest["before"] == in_plenary_log[-1]["seq"]
+    first = in_plenary_log[0]["seq"]
+    start = {"before": str(first)}
+    assert thread_events(200, token=us1, room=r, thread="plenary", query=start) == {
+        "events": [],
+        "before": first,
+        "more": False,
+    }
+    for name, value in (("limit", "0"), ("limit", "501"), ("before", "0"), ("before", "x")):
+        query = {name: value}
+        thread_events(400, token=us1, room=r, thread="plenary", query=query, field=name)
+    thread_events(401, room=r, thread="plenary", code="unauthenticated")
+    thread_events(404, token=rvn1, room=r, thread=bc, code="not_found", field="thread")
+    thread_events(404, token=us1, room=r, thread="caucus-drv", field="thread")
+    thread_events(404, token=us1, room=r, thread="bc-000000000000", field="thread")
+    thread_events(404, token=us1, room=other, thread="plenary", field="room")
+
     # Disclosing
     to_observers = {"id": "dis-1", "to": "observers"}
     to_everyone = {"id": "dis-2", "to": "everyone"}
@@ -858,6 +897,7 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     run(400, token=fac, room=r, body=bad_issue, code="invalid", field="issue.type")
     run(400, token=fac, room=r, raw=b'{"v": 1, "type": "warp", "id": "w"}', field="type")
     run(400, token=fac, room=r, raw=b"[1]", code="bad_request")
+    run(400, token=fac, room=r, raw=b"\xff\n\xff", code="bad_request")
     run(400, token=fac, room=r, body={"v": 1, "type": "ping", "id": "p"}, field="type")
     early = cmd("table_proposal", "p-0", thread="plenary", clauses=["Ceasefire now."])
     run(409, token=us1, room=r, body=early, code="stage_closed")

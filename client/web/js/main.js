@@ -68,29 +68,35 @@ root.textContent = ""; // the boot message is not Preact's to diff against
 const draw = () => render(html`<${App} />`, root);
 subscribe(draw);
 
+/** A link that did not work opens no socket: the header says so rather than "Connecting…". */
+function linkFailed(message) {
+  set({ mode: "error", message, connection: "not-connected", connectionDetail: "" });
+}
+
 async function boot() {
   const fragment = location.hash.slice(1);
   if (fragment) history.replaceState(null, "", location.pathname); // the token leaves the URL at once
   if (location.pathname === "/organise") {
     try {
       if (fragment) await post("/api/v1/organiser/session", { token: fragment });
-      set({ mode: "organiser" });
+      // The organiser's page opens no socket until its person enters a room.
+      set({ mode: "organiser", connection: "not-connected" });
       await loadSeats().catch(() => {});
       set({ mode: "organiser" });
     } catch (exc) {
-      set({ mode: "error", message: exc.message });
+      linkFailed(exc.message);
     }
     return;
   }
   if (location.pathname === "/join") {
     if (!fragment) {
-      set({ mode: "error", message: "The invite link is incomplete: it should end with #pi_…" });
+      linkFailed("The invite link is incomplete: it should end with #pi_…");
       return;
     }
     try {
       await post("/api/v1/browser/join", { token: fragment });
     } catch (exc) {
-      set({ mode: "error", message: exc.message });
+      linkFailed(exc.message);
       return;
     }
     history.replaceState(null, "", "/");
@@ -101,4 +107,4 @@ async function boot() {
 }
 
 draw();
-boot().catch((exc) => set({ mode: "error", message: exc.message }));
+boot().catch((exc) => linkFailed(exc.message));

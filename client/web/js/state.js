@@ -237,16 +237,17 @@ export function foldEvents(room, evs) {
 }
 
 /** Older messages of a thread, paged back from the server's history, put in front. */
-export function prependHistory(room, thread, events, reachedStart) {
+/** Older events of one thread put before the messages held; `earliest` is where the next page
+ * back starts (the earliest seq read, messages or not), 0 once the thread's start is reached. */
+export function prependHistory(room, thread, events, earliest) {
   const known = new Set((room.messages[thread] || []).map((m) => m.seq));
   const older = events
     .filter((e) => e.kind === "message_posted" && !e.sealed && e.record.thread === thread && !known.has(e.seq))
     .map((e) => ({ seq: e.seq, seat: e.record.actor.seat, party: e.record.actor.party, text: e.record.body.text, ts: e.ts }));
-  const messages = [...older, ...(room.messages[thread] || [])];
   return {
     ...room,
-    messages: put(room.messages, thread, messages),
-    earliest: put(room.earliest, thread, reachedStart ? 0 : (messages[0] ? messages[0].seq : 0)),
+    messages: put(room.messages, thread, [...older, ...(room.messages[thread] || [])]),
+    earliest: put(room.earliest, thread, earliest),
   };
 }
 

@@ -4,7 +4,7 @@
 
 import { get, post } from "./api.js";
 import { RoomSocket } from "./socket.js";
-import { emptyRoom, foldEvents, markRead, prependHistory } from "./state.js";
+import { MESSAGES_KEPT, emptyRoom, foldEvents, markRead, prependHistory } from "./state.js";
 
 const listeners = new Set();
 const controlOf = new Map(); // command id -> control key
@@ -179,14 +179,16 @@ async function rereadAfterDisclosure(roomId) {
   setRoom(roomId, { ...room, unread: old.unread, synced: old.synced });
 }
 
-/** Page back through a thread's history from the server, before the oldest message held. */
+/** Page back through one thread's history, before the oldest message held: the server reads
+ * that thread backwards (however many events of other threads lie between), so every click
+ * moves the marker, until the thread's first event, where the page says it has begun. */
 export async function loadEarlier(threadId) {
   const room = currentRoom();
   const before = room.earliest[threadId];
   if (!before) return;
-  const since = Math.max(0, before - 200);
-  const page = await get(`/api/v1/rooms/${encodeURIComponent(room.id)}/events?since=${since}&limit=200`);
-  setRoom(room.id, prependHistory(currentRoom(), threadId, page.events.filter((e) => e.seq < before), since === 0));
+  const path = `/api/v1/rooms/${encodeURIComponent(room.id)}/threads/${encodeURIComponent(threadId)}/events`;
+  const page = await get(`${path}?before=${before}&limit=${MESSAGES_KEPT}`);
+  setRoom(room.id, prependHistory(app.rooms[room.id], threadId, page.events, page.more ? page.before : 0));
 }
 
 export async function signOut() {

@@ -24,7 +24,7 @@ from server.services.coalesce import Batched
 from server.services.states import RoomStates
 from server.services.views.frames import event_frame, event_object
 from server.storage.database import Database
-from server.storage.log_reader import read_events
+from server.storage.log_reader import read_events, read_thread_events
 from server.storage.records import StoredEvent
 
 MAX_PAGE = 500
@@ -249,6 +249,44 @@ class LogViews:
         return (
             '{"events":[' + ",".join(out) + f'],"next":{last_visible},"more":{json.dumps(more)}}}'
         )
+
+    async def thread_history(
+        self,
+        room_id: str,
+        thread_id: str,
+        viewer: Viewer,
+        seat_id: str,
+        *,
+        before: int,
+        limit: int,
+    ) -> str:
+        """The JSON text of a ``ThreadEventPage``: the latest ``limit`` events of ``thread_id``
+        before ``before`` that ``viewer`` may see, oldest first, judged as :meth:`history`
+        judges them (a scroll-back reads one thread, however sparse it is in the log)."""
+        out: list[str] = []
+        cursor, earliest, more = before, before, False
+        async with self._db.engine.connect() as conn:
+            while not more:
+                page = await read_thread_events(
+                    conn, room_id, thread_id, before=cursor, limit=self._page
+                )
+                if not page:
+                    break
+                state = await self._states.at_least(room_id, page[0].seq)
+                for event in page:
+                    vis = visibility(event.kind, event.thread, viewer, state)
+                    cursor = event.seq
+                    if vis is HIDDEN:
+                        continue
+                    if len(out) == limit:
+                        more = True
+                        break
+                    out.append(event_object(event, vis, own=event.seat == seat_id))
+                    earliest = event.seq
+                if len(page) < self._page:
+                    break
+        events = ",".join(reversed(out))
+        return f'{{"events":[{events}],"before":{earliest},"more":{json.dumps(more)}}}'
 
     async def export_lines(
         self, room_id: str, viewer: Viewer | None, size: int, counts: Counts

@@ -39,7 +39,7 @@ from server.domain.events import EventKind
 from server.domain.grants import Grant
 from server.domain.negotiation import Proposal
 from server.domain.room import RoomState, Seat
-from server.domain.visibility import FULL, Viewer, visibility
+from server.domain.visibility import FULL, HIDDEN, Viewer, visibility
 from server.services.states import RoomStates
 from server.services.views.log import LogViews
 
@@ -155,6 +155,22 @@ class RoomViews:
         state, seat = await self.seat(grant, room_id)
         viewer = viewer_of(seat)
         return await self._log.history(state.room_id, viewer, seat.id, since=since, limit=limit)
+
+    async def thread_history(
+        self, grant: Grant, room_id: str, thread_id: str, *, before: int, limit: int
+    ) -> str:
+        """The JSON text of a ``ThreadEventPage``, read backwards from ``before``; a thread the
+        seat may not know of (hidden, like another party's back-channel) is not found."""
+        state, seat = await self.seat(grant, room_id)
+        viewer = viewer_of(seat)
+        if (
+            thread_id not in state.threads
+            or visibility(EventKind.THREAD_OPENED, thread_id, viewer, state) is HIDDEN
+        ):
+            raise NotFound(f"no thread {thread_id!r} in this room", field="thread")
+        return await self._log.thread_history(
+            state.room_id, thread_id, viewer, seat.id, before=before, limit=limit
+        )
 
     async def agenda(self, grant: Grant, room_id: str) -> AgendaBody:
         """The agenda is set before the whole room (issues added later too)."""

@@ -9,6 +9,7 @@ const CONNECTION = {
   ended: "Session ended",
   "signed-out": "Signed out",
   "no-seat": "No seat",
+  "not-connected": "Not connected",
 };
 
 export function partyName(room, party) {

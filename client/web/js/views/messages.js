@@ -43,7 +43,9 @@ export function MessagePane() {
           <p>${partyName(room, thread.declined)} declined this back-channel. It is closed: nobody can post in it.</p>
         </div>`}
       <div class="messages" role="log" aria-label="Messages" ref=${list} onScroll=${onScroll} tabindex="0">
-        ${room.earliest[id] > 0 && html`<button type="button" class="quiet more" onClick=${() => loadEarlier(id)}>Load earlier messages</button>`}
+        ${room.earliest[id] > 0
+          ? html`<button type="button" class="quiet more" onClick=${() => loadEarlier(id)}>Load earlier messages</button>`
+          : messages.length > 0 && html`<p class="muted start">Beginning of the thread</p>`}
         ${messages.length === 0 && html`<p class="empty">No messages yet.</p>`}
         ${messages.map((m) => html`
           <article class=${m.seat === seat.id ? "msg mine" : "msg"} aria-label=${"Message from " + ((room.seats[m.seat] || {}).name || m.seat)}>

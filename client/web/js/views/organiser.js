@@ -41,8 +41,8 @@ export function OrganiserPage() {
         <label>Scenario <select aria-label="Scenario" name="scenario">${data.scenarios.map((s) => html`<option value=${s}>${s}</option>`)}</select></label>
         <fieldset>
           <legend>Room policy (fixed once the room exists)</legend>
-          <label><input type="checkbox" name="reads_backchannels" checked /> The facilitator reads back-channels</label>
-          <label><input type="checkbox" name="reads_caucuses" checked /> The facilitator reads caucuses</label>
+          <label class="check"><input type="checkbox" name="reads_backchannels" checked /> The facilitator reads back-channels</label>
+          <label class="check"><input type="checkbox" name="reads_caucuses" checked /> The facilitator reads caucuses</label>
         </fieldset>
         <button type="submit">Create room</button>
         ${error && html`<p role="alert" class="refusal">${error}</p>`}
