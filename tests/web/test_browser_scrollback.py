@@ -64,4 +64,9 @@ def test_scrolling_back_reaches_the_first_plenary_message_past_a_busy_backchanne
     expect(messages.filter(has_text="Aside")).to_have_count(0)
     expect(earlier).to_have_count(0)
     expect(log.get_by_text("Beginning of the thread")).to_be_visible()
+    # A message arriving now adds to what the person scrolled back through, removing nothing.
+    room.command("north-2", "post_message", thread="plenary", text="Later still.")
+    expect(messages.filter(has_text="Later still.")).to_have_count(1)
+    expect(messages).to_have_count(231)
+    expect(messages.filter(has_text="Early 001.")).to_have_count(1)
     context.close()

@@ -25,6 +25,7 @@ export function emptyRoom(seat) {
     consents: {},
     messages: {},
     earliest: {},
+    pagedBack: {}, // threads whose earlier messages the person loaded: no longer trimmed
     counts: {},
     unread: {},
     moves: [],
@@ -149,11 +150,14 @@ const FOLDS = {
     const r = ev.record;
     const msg = { seq: ev.seq, seat: r.actor.seat, party: r.actor.party, text: r.body.text, ts: ev.ts };
     const list = [...(room.messages[r.thread] || []), msg];
-    const kept = list.length > MESSAGES_KEPT ? list.slice(list.length - MESSAGES_KEPT) : list;
+    // A thread the person paged back through keeps what they loaded: trimming it would pull
+    // the messages they are reading away from under them.
+    const trim = list.length > MESSAGES_KEPT && !(room.pagedBack || {})[r.thread];
+    const kept = trim ? list.slice(list.length - MESSAGES_KEPT) : list;
     return {
       ...room,
       messages: put(room.messages, r.thread, kept),
-      earliest: list.length > MESSAGES_KEPT ? put(room.earliest, r.thread, kept[0].seq) : room.earliest,
+      earliest: trim ? put(room.earliest, r.thread, kept[0].seq) : room.earliest,
       counts: count(room, r.thread, r.actor.party, "messages"),
       unread: r.actor.seat === room.seat.seat ? room.unread : put(room.unread, r.thread, (room.unread[r.thread] || 0) + 1),
     };
@@ -248,6 +252,7 @@ export function prependHistory(room, thread, events, earliest) {
     ...room,
     messages: put(room.messages, thread, [...older, ...(room.messages[thread] || [])]),
     earliest: put(room.earliest, thread, earliest),
+    pagedBack: put(room.pagedBack || {}, thread, true),
   };
 }
 
