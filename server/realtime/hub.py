@@ -195,7 +195,10 @@ class Hub:
                     sub.room_id, sub.viewer, sub.seat_id, after=sub.last
                 )
                 if page.frames:
-                    await sub.outbox.put_many([frame for _, frame in page.frames])
+                    if not await sub.outbox.put_many([frame for _, frame in page.frames]):
+                        self.unsubscribe(sub)  # the reader stopped reading: 4008, resume
+                        sub.on_close(False)
+                        return
                     if sub.closed:
                         return
                     sub.last_sent = page.frames[-1][0]

@@ -16,6 +16,7 @@ sends it (the pump) and the futures its waiters wait on exist only while frames 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -97,17 +98,24 @@ class Outbox:
         self._enqueue(frames, wire)
         return True
 
-    async def put_many(self, frames: Sequence[str]) -> None:
+    async def put_many(self, frames: Sequence[str]) -> bool:
         """Queue ``frames``, first waiting until the queue is at most half full (replay reads
-        at the reader's pace, so it waits instead of being refused)."""
+        at the reader's pace, so it waits instead of being refused); False if the reader
+        stopped reading meanwhile: its socket took no frame for ``stall`` seconds (nothing was
+        queued)."""
         while len(self) > self.limit // 2 and not self.closed:
+            if self._stalled():
+                return False
             if self._room is None:
                 self._room = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._room)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.stall):
+                    await asyncio.shield(self._room)
         if not self.closed:
             # Straight to the socket only while its peer keeps up: otherwise through the
             # queue, whose pump waits for the socket to drain, and so does the next page.
             self._enqueue(frames, None, direct=self._backlog() <= self.max_backlog // 2)
+        return True
 
     def _enqueue(self, frames: Sequence[str], wire: bytes | None, *, direct: bool = True) -> None:
         if direct and not self._frames and self._pump is None and self._write_now is not None:

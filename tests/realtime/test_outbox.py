@@ -93,13 +93,13 @@ async def test_a_full_socket_buffer_refuses_live_frames() -> None:
 async def test_replay_waits_for_room_instead_of_being_refused() -> None:
     sock = Socket()
     sock.open.clear()
-    box = Outbox(4, sock.send, stall=0.0)
+    box = Outbox(4, sock.send, stall=5.0)
     await box.put_many([str(i) for i in range(10)])  # the queue was empty: all of them go in
     waiting = asyncio.create_task(box.put_many(["next"]))
     await asyncio.sleep(0.01)
     assert not waiting.done()  # more than half of the limit waits
     sock.open.set()
-    await asyncio.wait_for(waiting, 1)
+    assert await asyncio.wait_for(waiting, 1)
     await box.drain()
     assert sock.sent == [*map(str, range(10)), "next"]
 
@@ -141,3 +141,13 @@ async def test_a_cancelled_drain_leaves_the_others_waiting(waiters: int) -> None
     await asyncio.wait_for(box.drain(), 1)
     assert sock.sent == ["x"]
     assert tasks[0].cancelled()
+
+
+async def test_replay_to_a_reader_that_stopped_reading_is_refused_not_hung() -> None:
+    sock = Socket()
+    sock.open.clear()  # the peer reads nothing: the first send never returns
+    box = Outbox(4, sock.send, stall=0.05)
+    assert await box.put_many([str(i) for i in range(10)])
+    refused = await asyncio.wait_for(box.put_many(["more"]), 1)
+    assert refused is False
+    assert "more" not in sock.sent and len(box) == 9  # one is being sent, nine wait
