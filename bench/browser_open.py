@@ -10,7 +10,13 @@ downloaded). Each run is a new browser context, so nothing is cached between run
 - *usable*: from opening the delegate's invite link until the newest message is on screen, the
   connection reads *Live* and the composer takes text;
 - *first page of history*: from clicking *Load earlier messages* until the first message of the
-  page before the ones held is on screen.
+  page before the ones held is on screen;
+- *later pages*: ``--pages`` more clicks, each timed the same way (the page then holds
+  200 more messages each time);
+- *scrolling back*: the message log scrolled from its newest to its oldest message held with the
+  mouse wheel (120 px a step, one step per animation frame), the interval between animation
+  frames recorded by the page meanwhile: median, 95th percentile, longest, and how many frames
+  took longer than 50 ms (a visible stutter).
 
 The first run (warm-up) is not counted.
 """
@@ -30,7 +36,9 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from server.exercise.scenarios import paris_1973
 from server.services.access import AccessService
@@ -52,6 +60,8 @@ ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+PAGES = 10
+"""Pages of history loaded after the first (``--pages``)."""
 SPEAKERS = [("us-1", "us"), ("drv-1", "drv"), ("rvn-1", "rvn"), ("prg-1", "prg")]
 
 
@@ -108,7 +118,7 @@ def serving(url: str, folder: Path, port: int) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def one_run(browser: object, invite: str, events: int) -> tuple[float, float]:
+def one_run(browser: object, invite: str, events: int) -> Run:
     from playwright.sync_api import expect
 
     context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
@@ -128,16 +138,60 @@ def one_run(browser: object, invite: str, events: int) -> tuple[float, float]:
         page.get_by_role("button", name="Load earlier messages").click()
         expect(page.get_by_text(older, exact=False)).to_be_attached(timeout=60_000)
         history = time.perf_counter() - started
-        return usable, history
+        pages = []
+        for n in range(2, PAGES + 2):
+            older = f"Statement {events - 1 - 200 * n}:"
+            started = time.perf_counter()
+            page.get_by_role("button", name="Load earlier messages").click()
+            expect(page.get_by_text(older, exact=False)).to_be_attached(timeout=60_000)
+            pages.append(time.perf_counter() - started)
+        frames = scroll_frames(page)
+        return Run(usable, history, pages, frames)
     finally:
         context.close()
+
+
+RECORD_FRAMES = """
+async (steps) => {
+  const log = document.querySelector('[role="log"]');
+  log.scrollTop = log.scrollHeight;
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const times = [];
+  let last = performance.now();
+  for (let i = 0; i < steps && log.scrollTop > 0; i++) {
+    log.dispatchEvent(new WheelEvent("wheel", { deltaY: -120, bubbles: true }));
+    log.scrollTop -= 120;
+    await new Promise((r) => requestAnimationFrame(r));
+    const now = performance.now();
+    times.push(now - last);
+    last = now;
+  }
+  return times;
+}
+"""
+
+
+def scroll_frames(page: Any) -> list[float]:
+    """Frame intervals (ms) while the message log scrolls from newest to oldest held."""
+    return list(page.evaluate(RECORD_FRAMES, 100_000))
+
+
+@dataclass
+class Run:
+    usable: float
+    history: float
+    pages: list[float]
+    frames: list[float]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--pages", type=int, default=10, help="pages loaded after the first")
     args = parser.parse_args()
+    global PAGES
+    PAGES = args.pages
     from playwright.sync_api import sync_playwright
 
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -155,15 +209,28 @@ def main() -> None:
                 samples = [one_run(browser, invite, args.events) for _ in range(args.runs)]
             finally:
                 browser.close()
-    usable = [u for u, _ in samples]
-    history = [h for _, h in samples]
+    usable = [r.usable for r in samples]
+    history = [r.history for r in samples]
+    later = [p for r in samples for p in r.pages]
     print("| measure | runs | median s | min s | max s |")
     print("|---|---:|---:|---:|---:|")
-    for name, values in (("usable view", usable), ("first page of history", history)):
+    for name, values in (
+        ("usable view", usable),
+        ("first page of history", history),
+        (f"pages 2 to {args.pages + 1} of history (each)", later),
+    ):
         print(
             f"| {name} | {len(values)} | {statistics.median(values):.2f} | "
             f"{min(values):.2f} | {max(values):.2f} |"
         )
+    frames = sorted(f for r in samples for f in r.frames)
+    held = 200 * (args.pages + 2)
+    print(
+        f"\nScrolling back through {held:,} messages held, {len(frames):,} frames over "
+        f"{len(samples)} runs: median {statistics.median(frames):.1f} ms, "
+        f"p95 {frames[int(len(frames) * 0.95)]:.1f} ms, longest {frames[-1]:.1f} ms, "
+        f"{sum(f > 50 for f in frames)} frames over 50 ms"
+    )
 
 
 if __name__ == "__main__":
