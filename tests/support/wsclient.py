@@ -105,7 +105,10 @@ class StalledReader:
         import socket
 
         self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # A small receive buffer, so that the server's side fills soon. Not smaller: with a
+        # 4 KiB one the window advertised once reading starts grows so slowly on loopback
+        # (64 KiB segments) that draining the server's queue took two minutes.
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
             (
