@@ -41,8 +41,10 @@ CHECKS = [
 ]
 EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 8}
 """Examples per operation, identity and mode: about 2,800 requests, well under a minute."""
-BUDGET = 90.0
-"""Seconds the whole run may take; past it the test fails rather than holding CI."""
+BUDGET = 300.0
+"""Seconds the whole run may take; past it the test fails rather than holding CI. A guard
+against a run that stalls, not a speed target: alone it takes well under a minute, but on a
+loaded machine one run took more than 90 s."""
 
 
 def explore(
