@@ -122,12 +122,28 @@ class PageEvent(View):
     """Only on the events this seat's own commands appended: the command's id."""
 
 
+class LeftOutBody(View):
+    """A thread's messages older than its last ``recent_messages`` (``seq < before``)."""
+
+    before: int
+    """The seq of the oldest message kept: the ``before`` of the thread's scroll-back."""
+    messages: int
+    from_others: int
+    """How many of the messages left out other seats posted."""
+
+
 class EventPage(View):
-    """Events after ``since`` that the seat may see; ``next`` is the ``since`` of the next page."""
+    """Events after ``since`` that the seat may see; ``next`` is the ``since`` of the next page.
+
+    With ``recent_messages``, ``cut`` is the seq the last messages are counted as of (pass it
+    back with the next pages) and ``left_out`` names each thread whose older messages were
+    left out."""
 
     events: list[PageEvent]
     next: int
     more: bool
+    cut: int | None = None
+    left_out: dict[str, LeftOutBody] | None = None
 
 
 class ThreadEventPage(View):

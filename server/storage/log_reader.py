@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.storage.records import StoredEvent
@@ -78,6 +78,52 @@ async def read_thread_events(
         .limit(limit)
     )
     return [stored_from_row(row) for row in await conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class LeftOut:
+    """The messages of a thread older than its last ``keep``: all those below ``before``."""
+
+    before: int
+    messages: int
+    from_others: int
+
+
+async def messages_left_out(
+    conn: AsyncConnection,
+    room_id: str,
+    thread_id: str,
+    *,
+    kind: str,
+    keep: int,
+    through: int,
+    seat_id: str,
+) -> LeftOut | None:
+    """The events of ``kind`` in ``thread_id`` (``seq <= through``) older than its last ``keep``:
+    ``before`` is the seq of the oldest one kept, with how many are older and how many of those
+    another seat than ``seat_id`` appended; None when the thread has no more than ``keep``."""
+    in_thread = (
+        events.c.thread_id == thread_id,
+        events.c.room_id == room_id,
+        events.c.kind == kind,
+    )
+    query = (
+        select(events.c.seq)
+        .where(*in_thread, events.c.seq <= through)
+        .order_by(events.c.seq.desc())
+        .offset(keep - 1)
+        .limit(2)
+    )
+    seqs = list((await conn.execute(query)).scalars())
+    if len(seqs) < 2:
+        return None
+    before = seqs[0]
+    others = case((events.c.actor_seat.is_distinct_from(seat_id), 1), else_=0)
+    counted = select(func.count(), func.coalesce(func.sum(others), 0)).where(
+        *in_thread, events.c.seq < before
+    )
+    messages, from_others = (await conn.execute(counted)).one()
+    return LeftOut(before, int(messages), int(from_others))
 
 
 async def leaf_hashes(conn: AsyncConnection, room_id: str) -> Sequence[bytes]:

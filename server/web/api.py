@@ -212,13 +212,21 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
 
 @routes.get("/api/v1/rooms/{room}/events")
 async def list_events(request: web.Request) -> web.Response:
-    """The events after ``since`` this seat may see, at most ``limit`` of them."""
+    """The events after ``since`` this seat may see, at most ``limit`` of them; with
+    ``recent_messages``, only the last that many messages of each thread as of ``cut``."""
     grant = await authenticate(request)
     room_id = request.match_info["room"]
     await request.app[SERVICES].views.seat(grant, room_id)
     since = query_int(request, "since", 0, 0, 2**62)
     limit = query_int(request, "limit", 100, 1, MAX_PAGE)
-    text = await request.app[SERVICES].views.history(grant, room_id, since=since, limit=limit)
+    recent = cut = None
+    if "recent_messages" in request.query:
+        recent = query_int(request, "recent_messages", 0, 1, 10_000)
+    if "cut" in request.query:
+        cut = query_int(request, "cut", 0, 0, 2**62)
+    text = await request.app[SERVICES].views.history(
+        grant, room_id, since=since, limit=limit, recent=recent, cut=cut
+    )
     return web.Response(text=text, content_type="application/json")
 
 

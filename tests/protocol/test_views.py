@@ -32,6 +32,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ThreadList": views.ThreadList,
     "Event": views.PageEvent,
     "EventPage": views.EventPage,
+    "LeftOut": views.LeftOutBody,
     "ThreadEventPage": views.ThreadEventPage,
     "Issue": views.IssueBody,
     "StageRule": views.RuleBody,

@@ -795,6 +795,34 @@ def test_every_operation_against_a_live_server(live_server: LiveServer) -> None:
     events(401, room=r, code="unauthenticated")
     events(404, token=us1, room=other, code="not_found", field="room")
 
+    # The last message of each thread only, as of a cut the first page fixes
+    recent = events(200, token=us1, room=r, query={"recent_messages": "1", "limit": "500"})
+    last_message: dict[str, int] = {}
+    for e in seen_by_us:
+        if e["kind"] == "message_posted" and e["seq"] <= recent["cut"]:
+            last_message[e["record"]["thread"]] = e["seq"]
+    assert recent["events"] == [
+        e
+        for e in seen_by_us
+        if e["kind"] != "message_posted" or e["seq"] >= last_message[e["record"]["thread"]]
+    ]
+    assert {t: o["before"] for t, o in recent["left_out"].items()} == {
+        t: seq
+        for t, seq in last_message.items()
+        if sum(e["kind"] == "message_posted" and e["record"]["thread"] == t for e in seen_by_us) > 1
+    }
+    assert "plenary" in recent["left_out"]
+    cut = {"recent_messages": "1", "cut": str(recent["cut"]), "since": "2", "limit": "3"}
+    assert events(200, token=us1, room=r, query=cut)["left_out"] == recent["left_out"]
+    for name, value in (
+        ("recent_messages", "0"),
+        ("recent_messages", "10001"),
+        ("recent_messages", "x"),
+        ("cut", "-1"),
+    ):
+        query = {"recent_messages": "1", name: value}
+        events(400, token=us1, room=r, query=query, schema_rejects=True, field=name)
+
     # One thread's history, backwards: what the room's log shows of it, judged alike
     in_plenary_log = [e for e in seen_by_us if e["record"]["thread"] == "plenary"]
     assert thread_log(us1, "plenary") == in_plenary_log

@@ -256,6 +256,20 @@ export function prependHistory(room, thread, events, earliest) {
   };
 }
 
+/** Threads whose older messages the server left out (a delegate's page reads the room with
+ * `recent_messages`): the next page back starts at the oldest message kept, and the messages
+ * others posted among those left out count as unread, as they would had they been read. Each
+ * thread is taken once (every page of one read names the same ones). */
+export function leaveOut(room, leftOut) {
+  let { earliest, unread } = room;
+  for (const [thread, o] of Object.entries(leftOut || {})) {
+    if (thread in earliest) continue;
+    earliest = put(earliest, thread, o.before);
+    unread = put(unread, thread, (unread[thread] || 0) + o.from_others);
+  }
+  return earliest === room.earliest ? room : { ...room, earliest, unread };
+}
+
 export const markRead = (room, thread) => ({ ...room, unread: put(room.unread, thread, 0) });
 
 /** A proposal's status, derived as server/domain/bargaining.py's status() derives it. */

@@ -4,7 +4,7 @@
 
 import { get, post } from "./api.js";
 import { RoomSocket } from "./socket.js";
-import { MESSAGES_KEPT, emptyRoom, foldEvents, markRead, prependHistory } from "./state.js";
+import { MESSAGES_KEPT, emptyRoom, foldEvents, leaveOut, markRead, prependHistory } from "./state.js";
 
 const listeners = new Set();
 const controlOf = new Map(); // command id -> control key
@@ -130,20 +130,33 @@ export async function loadSeats() {
   return seats;
 }
 
-/** Read the current room's log over HTTP, 500 events a request, before the socket opens: the
- * socket then resumes after the last one, with no gap and no duplicate (the server judges both
- * by the same visibility function). A long room opens in a few dozen requests instead of one
- * WebSocket message per event. Another room this browser holds is caught up by its socket. */
+/** Read a room's log over HTTP after `since`, 500 events a request, handing each page to
+ * `onPage`. A delegate's page keeps only the last MESSAGES_KEPT messages of each thread, so
+ * from the start it asks the server to leave older ones out (`recent_messages`, one cut for
+ * every page); observers (the audit timeline) and facilitators (the counts) read every event. */
+async function readLog(roomId, since, onPage) {
+  const seat = app.seats.find((s) => s.room === roomId);
+  const recent = since === 0 && seat && seat.seat.role === "delegate" ? `&recent_messages=${MESSAGES_KEPT}` : "";
+  let cut = "";
+  for (let more = true; more;) {
+    const page = await get(`/api/v1/rooms/${encodeURIComponent(roomId)}/events?since=${since}&limit=500${recent}${cut}`);
+    if (recent) cut = `&cut=${page.cut}`;
+    onPage(page);
+    since = page.next;
+    more = page.more && page.events.length > 0;
+  }
+}
+
+/** Read the current room's log over HTTP before the socket opens: the socket then resumes
+ * after the last event read, with no gap and no duplicate (the server judges both by the same
+ * visibility function). A long room opens in a few dozen requests instead of one WebSocket
+ * message per event. Another room this browser holds is caught up by its socket. */
 export async function catchUp() {
   const roomId = app.current;
   if (!roomId || !app.rooms[roomId]) return;
   try {
-    for (let more = true; more;) {
-      const since = app.rooms[roomId].lastSeq;
-      const page = await get(`/api/v1/rooms/${encodeURIComponent(roomId)}/events?since=${since}&limit=500`);
-      setRoom(roomId, foldEvents(app.rooms[roomId], page.events));
-      more = page.more && page.events.length > 0;
-    }
+    await readLog(roomId, app.rooms[roomId].lastSeq, (page) =>
+      setRoom(roomId, foldEvents(leaveOut(app.rooms[roomId], page.left_out), page.events)));
   } catch {
     // The socket's replay reads whatever is left.
   }
@@ -164,19 +177,15 @@ export function openThread(threadId) {
  * (docs/protocol.md, Disclosure): read the log again from the server, as the seat may now see
  * it, and fold it afresh; events that arrived meanwhile are folded on top. */
 async function rereadAfterDisclosure(roomId) {
-  const events = [];
-  for (let since = 0, more = true; more;) {
-    const page = await get(`/api/v1/rooms/${encodeURIComponent(roomId)}/events?since=${since}&limit=500`);
-    events.push(...page.events);
-    since = page.next;
-    more = page.more;
-  }
   const old = app.rooms[roomId];
   let room = { ...emptyRoom(old.seat), title: old.title };
-  room = foldEvents(room, events);
-  const since = old.timeline.filter((entry) => entry.seq > room.lastSeq);
+  await readLog(roomId, 0, (page) => {
+    room = foldEvents(leaveOut(room, page.left_out), page.events);
+  });
+  const current = app.rooms[roomId];
+  const since = current.timeline.filter((entry) => entry.seq > room.lastSeq);
   room = foldEvents(room, since.map((entry) => ({ ...entry, leaf_hash: entry.leafHash })));
-  setRoom(roomId, { ...room, unread: old.unread, synced: old.synced });
+  setRoom(roomId, { ...room, unread: current.unread, synced: current.synced });
 }
 
 /** Page back through one thread's history, before the oldest message held: the server reads

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from server.domain.events import format_timestamp
+from server.domain.events import EventKind, format_timestamp
 from server.domain.room import RoomState
 from server.domain.visibility import FULL, HIDDEN, SEALED, Viewer, Visibility, visibility
 from server.ledger.export import sealed_line
@@ -24,8 +25,16 @@ from server.services.coalesce import Batched
 from server.services.states import RoomStates
 from server.services.views.frames import event_frame, event_object
 from server.storage.database import Database
-from server.storage.log_reader import read_events, read_thread_events
+from server.storage.log_reader import (
+    LeftOut,
+    messages_left_out,
+    read_events,
+    read_thread_events,
+)
 from server.storage.records import StoredEvent
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 MAX_PAGE = 500
 """The most events one read of the log takes."""
@@ -222,13 +231,31 @@ class LogViews:
         return out
 
     async def history(
-        self, room_id: str, viewer: Viewer, seat_id: str, *, since: int, limit: int
+        self,
+        room_id: str,
+        viewer: Viewer,
+        seat_id: str,
+        *,
+        since: int,
+        limit: int,
+        recent: int | None = None,
+        cut: int | None = None,
     ) -> str:
         """The JSON text of an ``EventPage``: at most ``limit`` events after ``since`` (the
-        events ``seat_id`` caused carrying their command id)."""
+        events ``seat_id`` caused carrying their command id).
+
+        With ``recent``, the messages of each thread the viewer reads in full that are older
+        than its last ``recent`` as of ``cut`` (the room's size when not given) are left out;
+        the page says ``cut`` and, per such thread, where the kept messages begin. Every page
+        read with the same ``cut`` leaves out the same messages, and none after ``cut``."""
         out: list[str] = []
         cursor, last_visible, more = since, since, False
+        left_out: dict[str, LeftOut] = {}
         async with self._db.engine.connect() as conn:
+            if recent is not None:
+                state = await self._states.at_least(room_id, cut or 0)
+                cut = state.seq if cut is None else min(cut, state.seq)
+                left_out = await self._left_out(conn, state, viewer, seat_id, recent, cut)
             while not more:
                 page = await read_events(conn, room_id, after=cursor, limit=self._page)
                 if not page:
@@ -237,7 +264,11 @@ class LogViews:
                 for event in page:
                     vis = visibility(event.kind, event.thread, viewer, state)
                     cursor = event.seq
-                    if vis is HIDDEN:
+                    if vis is HIDDEN or (
+                        event.kind == EventKind.MESSAGE_POSTED
+                        and event.thread in left_out
+                        and event.seq < left_out[event.thread].before
+                    ):
                         continue
                     if len(out) == limit:
                         more = True
@@ -246,9 +277,42 @@ class LogViews:
                     last_visible = event.seq
                 if len(page) < self._page:
                     break
-        return (
-            '{"events":[' + ",".join(out) + f'],"next":{last_visible},"more":{json.dumps(more)}}}'
-        )
+        text = '{"events":[' + ",".join(out) + f'],"next":{last_visible},"more":{json.dumps(more)}'
+        if recent is not None:
+            threads = {
+                thread: {"before": o.before, "messages": o.messages, "from_others": o.from_others}
+                for thread, o in left_out.items()
+            }
+            text += f',"cut":{cut},"left_out":{json.dumps(threads)}'
+        return text + "}"
+
+    async def _left_out(
+        self,
+        conn: AsyncConnection,
+        state: RoomState,
+        viewer: Viewer,
+        seat_id: str,
+        recent: int,
+        cut: int,
+    ) -> dict[str, LeftOut]:
+        """Per thread whose messages ``viewer`` reads in full (sealed ones are never left
+        out), the messages older than its last ``recent`` as of ``cut``."""
+        out = {}
+        for thread_id in state.threads:
+            if visibility(EventKind.MESSAGE_POSTED, thread_id, viewer, state) is not FULL:
+                continue
+            older = await messages_left_out(
+                conn,
+                state.room_id,
+                thread_id,
+                kind=EventKind.MESSAGE_POSTED,
+                keep=recent,
+                through=cut,
+                seat_id=seat_id,
+            )
+            if older is not None:
+                out[thread_id] = older
+        return out
 
     async def thread_history(
         self,

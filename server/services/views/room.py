@@ -150,11 +150,23 @@ class RoomViews:
             ]
         )
 
-    async def history(self, grant: Grant, room_id: str, *, since: int, limit: int) -> str:
-        """The JSON text of an ``EventPage`` of the seat's view of the log."""
+    async def history(
+        self,
+        grant: Grant,
+        room_id: str,
+        *,
+        since: int,
+        limit: int,
+        recent: int | None = None,
+        cut: int | None = None,
+    ) -> str:
+        """The JSON text of an ``EventPage`` of the seat's view of the log (with ``recent``,
+        only the last ``recent`` messages of each thread as of ``cut``)."""
         state, seat = await self.seat(grant, room_id)
         viewer = viewer_of(seat)
-        return await self._log.history(state.room_id, viewer, seat.id, since=since, limit=limit)
+        return await self._log.history(
+            state.room_id, viewer, seat.id, since=since, limit=limit, recent=recent, cut=cut
+        )
 
     async def thread_history(
         self, grant: Grant, room_id: str, thread_id: str, *, before: int, limit: int
