@@ -13,7 +13,7 @@ the same commit, so seats that see the same events share one encoding.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -248,36 +248,30 @@ class LogViews:
         than its last ``recent`` as of ``cut`` (the room's size when not given) are left out;
         the page says ``cut`` and, per such thread, where the kept messages begin. Every page
         read with the same ``cut`` leaves out the same messages, and none after ``cut``."""
-        out: list[str] = []
-        cursor, last_visible, more = since, since, False
         left_out: dict[str, LeftOut] = {}
+
+        def kept(event: StoredEvent) -> bool:
+            older = left_out.get(event.thread) if event.thread is not None else None
+            return (
+                older is None or event.kind != EventKind.MESSAGE_POSTED or event.seq >= older.before
+            )
+
         async with self._db.engine.connect() as conn:
             if recent is not None:
                 state = await self._states.at_least(room_id, cut or 0)
                 cut = state.seq if cut is None else min(cut, state.seq)
                 left_out = await self._left_out(conn, state, viewer, seat_id, recent, cut)
-            while not more:
-                page = await read_events(conn, room_id, after=cursor, limit=self._page)
-                if not page:
-                    break
-                state = await self._states.at_least(room_id, page[-1].seq)
-                for event in page:
-                    vis = visibility(event.kind, event.thread, viewer, state)
-                    cursor = event.seq
-                    if vis is HIDDEN or (
-                        event.kind == EventKind.MESSAGE_POSTED
-                        and event.thread in left_out
-                        and event.seq < left_out[event.thread].before
-                    ):
-                        continue
-                    if len(out) == limit:
-                        more = True
-                        break
-                    out.append(event_object(event, vis, own=event.seat == seat_id))
-                    last_visible = event.seq
-                if len(page) < self._page:
-                    break
-        text = '{"events":[' + ",".join(out) + f'],"next":{last_visible},"more":{json.dumps(more)}'
+            out, last, more = await self._judged(
+                room_id,
+                viewer,
+                seat_id,
+                lambda after: read_events(conn, room_id, after=after, limit=self._page),
+                start=since,
+                limit=limit,
+                kept=kept,
+            )
+        next_seq = since if last is None else last
+        text = '{"events":[' + ",".join(out) + f'],"next":{next_seq},"more":{json.dumps(more)}'
         if recent is not None:
             threads = {
                 thread: {"before": o.before, "messages": o.messages, "from_others": o.from_others}
@@ -327,30 +321,57 @@ class LogViews:
         """The JSON text of a ``ThreadEventPage``: the latest ``limit`` events of ``thread_id``
         before ``before`` that ``viewer`` may see, oldest first, judged as :meth:`history`
         judges them (a scroll-back reads one thread, however sparse it is in the log)."""
-        out: list[str] = []
-        cursor, earliest, more = before, before, False
         async with self._db.engine.connect() as conn:
-            while not more:
-                page = await read_thread_events(
+            out, last, more = await self._judged(
+                room_id,
+                viewer,
+                seat_id,
+                lambda cursor: read_thread_events(
                     conn, room_id, thread_id, before=cursor, limit=self._page
-                )
-                if not page:
-                    break
-                state = await self._states.at_least(room_id, page[0].seq)
-                for event in page:
-                    vis = visibility(event.kind, event.thread, viewer, state)
-                    cursor = event.seq
-                    if vis is HIDDEN:
-                        continue
-                    if len(out) == limit:
-                        more = True
-                        break
-                    out.append(event_object(event, vis, own=event.seat == seat_id))
-                    earliest = event.seq
-                if len(page) < self._page:
-                    break
+                ),
+                start=before,
+                limit=limit,
+            )
+        earliest = before if last is None else last
         events = ",".join(reversed(out))
         return f'{{"events":[{events}],"before":{earliest},"more":{json.dumps(more)}}}'
+
+    async def _judged(
+        self,
+        room_id: str,
+        viewer: Viewer,
+        seat_id: str,
+        read: Callable[[int], Awaitable[list[StoredEvent]]],
+        *,
+        start: int,
+        limit: int,
+        kept: Callable[[StoredEvent], bool] = lambda _: True,
+    ) -> tuple[list[str], int | None, bool]:
+        """Up to ``limit`` events ``viewer`` may see, as JSON objects in the order ``read``
+        gives them: ``read(cursor)`` returns the next page of the log after (or, read
+        backwards, before) the seq ``cursor``, starting from ``start``. Returns the objects,
+        the seq of the last one (None if none), and whether more remain. Events ``kept``
+        refuses are passed over like hidden ones."""
+        out: list[str] = []
+        cursor, last, more = start, None, False
+        while not more:
+            page = await read(cursor)
+            if not page:
+                break
+            state = await self._states.at_least(room_id, max(page[0].seq, page[-1].seq))
+            for event in page:
+                vis = visibility(event.kind, event.thread, viewer, state)
+                cursor = event.seq
+                if vis is HIDDEN or not kept(event):
+                    continue
+                if len(out) == limit:
+                    more = True
+                    break
+                out.append(event_object(event, vis, own=event.seat == seat_id))
+                last = event.seq
+            if len(page) < self._page:
+                break
+        return out, last, more
 
     async def export_lines(
         self, room_id: str, viewer: Viewer | None, size: int, counts: Counts
