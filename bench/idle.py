@@ -74,7 +74,8 @@ async def more_sessions(db_url: str, tokens: list[str], count: int) -> list[str]
     db = Database(db_url)
     try:
         async with db.engine.connect() as conn:
-            grants = [await access_store.find_session(conn, token_hash(t)) for t in tokens]
+            found = await access_store.find_sessions(conn, [token_hash(t) for t in tokens])
+        grants = [found.get(token_hash(t)) for t in tokens]
         fresh = [new_token(SESSION_PREFIX) for _ in range(count)]
         now = datetime.now(UTC)
         async with db.write_engine.begin() as conn:

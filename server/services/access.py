@@ -70,7 +70,7 @@ class AccessService:
 
     async def _find_sessions(self, hashes: Sequence[str]) -> dict[str, Grant | None]:
         async with self._db.engine.connect() as conn:
-            found: dict[str, Grant | None] = {**await access_store.find_sessions(conn, hashes)}
+            found = await access_store.find_sessions(conn, hashes)
         return {h: found.get(h) for h in hashes}
 
     async def issue_invites(self, room_id: str, seat_ids: list[str]) -> dict[str, str]:

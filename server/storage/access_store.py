@@ -56,17 +56,6 @@ async def add_session(conn: AsyncConnection, token_hash: str, grant: Grant, now:
     )
 
 
-async def find_session(conn: AsyncConnection, token_hash: str) -> Grant | None:
-    row = (
-        await conn.execute(
-            select(sessions.c.room_id, sessions.c.seat_id, sessions.c.invite_hash).where(
-                sessions.c.token_hash == token_hash, sessions.c.revoked_at.is_(None)
-            )
-        )
-    ).first()
-    return None if row is None else Grant(row.room_id, row.seat_id, row.invite_hash)
-
-
 async def find_sessions(conn: AsyncConnection, token_hashes: Sequence[str]) -> dict[str, Grant]:
     """The live sessions among ``token_hashes``: token hash -> grant (one query)."""
     rows = await conn.execute(
