@@ -240,7 +240,6 @@ export function foldEvents(room, evs) {
   return entries.length ? { ...next, timeline: room.timeline.concat(entries) } : room;
 }
 
-/** Older messages of a thread, paged back from the server's history, put in front. */
 /** Older events of one thread put before the messages held; `earliest` is where the next page
  * back starts (the earliest seq read, messages or not), 0 once the thread's start is reached. */
 export function prependHistory(room, thread, events, earliest) {
