@@ -75,7 +75,7 @@ def add_audit_verbs(verbs: Any) -> None:
 
 
 async def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
-    from server.cli import _open_database
+    from server.cli import open_current_database
     from server.domain.errors import DomainError
     from server.services.audit import AuditService, Counts
     from server.services.checkpoints import CheckpointService
@@ -83,20 +83,14 @@ async def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
     from server.services.states import RoomStates
     from server.services.views.log import LogViews
     from server.storage.errors import RoomNotFound
-    from server.storage.migrate import schema_is_current
 
     out = ExportFolder(Path(args.out))
     try:
         signer = load_signer(settings.signing_key_path, settings.public_url)
     except KeyFileError as exc:
         raise CliError(str(exc)) from None
-    db = await _open_database(settings)
+    db = await open_current_database(settings)
     try:
-        current_ok, current, head = await schema_is_current(db.engine)
-        if not current_ok:
-            raise CliError(
-                f"database schema is at {current or 'nothing'}, not {head}: run `parley db upgrade`"
-            )
         service = AuditService(CheckpointService(db, signer), LogViews(db, RoomStates(db)))
         try:
             export = await service.prepare(args.room)

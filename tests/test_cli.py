@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from server import __version__
 from server.exercise.scenarios import SCENARIOS
+from server.storage.revisions import migration_graph, newest_revision
 from tests.support import databases
-from tests.support.processes import ServerProcess, parley_env, run_parley
+from tests.support.processes import PARLEY, ROOT, ServerProcess, parley_env, run_parley
 from tests.support.services import need, postgres_problem
 
 
@@ -110,6 +114,68 @@ def test_upgrade_then_serve_on_postgresql_answers_health(tmp_path: Path) -> None
             server.stop()
     finally:
         databases.drop_postgres(name)
+
+
+def run_noting_imports(
+    *args: str, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run ``parley`` and name the packages it imported (``python -X importtime``)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *PARLEY[1:], *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    timings = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+    packages = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in timings[1:]}
+    return result, packages
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_the_schema_check_needs_no_alembic(kind: str, tmp_path: Path) -> None:
+    """An up-to-date database is upgraded without importing SQLAlchemy or Alembic, a verb that
+    writes checks the schema without Alembic, and an older schema is still found and upgraded."""
+    env = parley_env(PARLEY_DATA_DIR=str(tmp_path / "var"))
+    name = None
+    if kind == "postgresql":
+        need("PostgreSQL", postgres_problem())
+        name = databases.create_postgres()
+        env["PARLEY_DATABASE_URL"] = databases.postgres_url(name)
+    head = newest_revision()
+    (older,) = migration_graph()[head]
+    try:
+        assert run_parley("db", "upgrade", older, env=env).stdout == (
+            f"database {kind} at revision {older}\n"
+        )
+        refused = run_parley("exercise", "start", "tutorial", env=env)
+        assert_one_line_error(refused, f"schema is at {older}, not {head}", "parley db upgrade")
+
+        upgraded, packages = run_noting_imports("db", "upgrade", env=env)
+        assert upgraded.stdout == f"database {kind} at revision {head}\n", upgraded.stderr
+        assert "alembic" in packages  # there was something to migrate
+
+        again, packages = run_noting_imports("db", "upgrade", env=env)
+        assert again.returncode == 0 and again.stdout == upgraded.stdout
+        assert packages.isdisjoint({"alembic", "sqlalchemy"}), packages
+
+        started, packages = run_noting_imports("exercise", "start", "tutorial", "--json", env=env)
+        assert started.returncode == 0, started.stderr
+        assert json.loads(started.stdout)["room"]
+        assert "sqlalchemy" in packages and "alembic" not in packages
+    finally:
+        if name is not None:
+            databases.drop_postgres(name)
+
+
+def test_the_version_is_the_installed_one() -> None:
+    import tomllib
+    from importlib import metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert __version__ == project["version"] == metadata.version("parley")
+    assert run_parley("--version", env=parley_env()).stdout == f"parley {__version__}\n"
 
 
 def test_unknown_api_path_is_a_json_error(tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""Running the Alembic migrations from code (the ``parley`` command and the test fixtures)."""
+"""Running the Alembic migrations from code (the ``parley`` command and the test fixtures).
+
+Whether a database is at the newest revision is read without Alembic
+(:mod:`server.storage.revisions`).
+"""
 
 from __future__ import annotations
 
@@ -40,16 +44,8 @@ async def _run(engine: AsyncEngine, action: Any) -> None:
         await conn.run_sync(_with_connection)
 
 
-async def schema_is_current(engine: AsyncEngine) -> tuple[bool, str | None, str | None]:
-    """Whether the database is at the newest migration; also the current and head revisions."""
-    from alembic.runtime.migration import MigrationContext
+def alembic_head() -> str | None:
+    """The newest revision, as Alembic's script directory names it."""
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-    def _current(sync_conn: Any) -> str | None:
-        return MigrationContext.configure(sync_conn).get_current_revision()
-
-    async with engine.connect() as conn:
-        current = await conn.run_sync(_current)
-    return current == head, current, head
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

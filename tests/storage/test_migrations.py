@@ -13,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from server.storage.database import Database, table_names
-from server.storage.migrate import downgrade, schema_is_current, upgrade
+from server.storage.migrate import downgrade, upgrade
+from server.storage.revisions import schema_is_current
 from server.storage.tables import Base
 from server.storage.writer import LogWriter
 from tests.factories import make_event, make_room_spec, room_created
