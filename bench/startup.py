@@ -11,6 +11,7 @@ for ``parley serve`` the time from ``exec`` until ``GET /api/v1/health`` first a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import socket
@@ -29,8 +30,11 @@ VERBS: list[list[str]] = [
     ["--version"],
     ["db", "upgrade"],
     ["exercise", "start", "tutorial", "--json"],
+    ["organiser", "create", "--name", "bench"],
     ["audit", "export", "--help"],
 ]
+"""Verbs timed as they are; ``audit export`` and ``audit verify`` are timed on a room of the
+tutorial (its opening events, a signed checkpoint), each export into a new folder."""
 
 
 def _env(data_dir: str) -> dict[str, str]:
@@ -39,8 +43,11 @@ def _env(data_dir: str) -> dict[str, str]:
 
 def time_verb(args: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run([PARLEY, *args], env=env, check=False, capture_output=True)
-    return time.perf_counter() - started
+    done = subprocess.run([PARLEY, *args], env=env, check=False, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"parley {' '.join(args)} failed: {done.stderr.strip()}")
+    return elapsed
 
 
 def _free_port() -> int:
@@ -95,6 +102,23 @@ def main() -> None:
         for verb in VERBS:
             time_verb(verb, env)
             print(_row("parley " + " ".join(verb), [time_verb(verb, env) for _ in range(ns.runs)]))
+        started = subprocess.run(
+            [PARLEY, "exercise", "start", "tutorial", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        room = json.loads(started.stdout)["room"]
+        out = Path(data_dir, "exports")
+        exports = [
+            time_verb(["audit", "export", room, "--out", str(out / str(n))], env)
+            for n in range(ns.runs + 1)
+        ][1:]
+        print(_row("parley audit export ROOM --out DIR", exports))
+        verify = ["audit", "verify", str(out / "0")]
+        time_verb(verify, env)
+        print(_row("parley audit verify DIR", [time_verb(verify, env) for _ in range(ns.runs)]))
         time_serve(env)
         print(_row("parley serve → healthy", [time_serve(env) for _ in range(ns.runs)]))
 

@@ -3,11 +3,7 @@
 ``log``: pages of the log (replay, live commits, HTTP history, export lines). ``room``: the
 room, seats, threads, agenda, positions, proposals, coalitions and the agreement. Nothing outside
 this package (and the domain itself) calls ``server.domain.visibility``; a test checks it.
+
+Each module is imported by its own name: the package imports neither, so what reads only pages of
+the log (``parley audit export``) does not pay for the room views' protocol models.
 """
-
-from __future__ import annotations
-
-from server.services.views.log import Commit, Counts, LogViews
-from server.services.views.room import RoomViews
-
-__all__ = ["Commit", "Counts", "LogViews", "RoomViews"]
