@@ -14,7 +14,7 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from server.cli import CliError
 from server.config import Settings
@@ -27,49 +27,6 @@ from server.ledger.export import (
     README_FILE,
     checkpoint_file,
 )
-
-
-def add_audit_verbs(verbs: Any) -> None:
-    """Add ``audit export`` and ``audit verify`` to the ``parley`` command's subparsers."""
-    audit = verbs.add_parser(
-        "audit", help="verifiable exports of a room's log", description="Verifiable exports."
-    )
-    audit_verbs = audit.add_subparsers(dest="audit_verb", metavar="COMMAND", required=True)
-    export = audit_verbs.add_parser(
-        "export",
-        help="write a verifiable export of a room (the full view) to a folder",
-        description=(
-            "Sign a fresh checkpoint of ROOM and write its full log, its signed checkpoints, "
-            "the public key and a README to the folder PATH (which must not exist, or be empty)."
-        ),
-    )
-    export.add_argument("room", metavar="ROOM", help="the room id")
-    export.add_argument("--out", required=True, metavar="PATH", help="the folder to write")
-    export.set_defaults(run=cmd_audit_export)
-    verify = audit_verbs.add_parser(
-        "verify",
-        help="verify an export offline; exit 0 only if it is valid",
-        description=(
-            "Check an export folder (or its zip) with no server and no database: every leaf, "
-            "every checkpoint's root and signature, and consistency between the checkpoints."
-        ),
-    )
-    verify.add_argument("path", metavar="PATH", help="an export folder or a zip of one")
-    verify.add_argument(
-        "--key",
-        metavar="KEY",
-        help="the note-verifier key to trust (the key itself, or a file holding it); "
-        "key.pub must be the same key. Default: the export's own key.pub",
-    )
-    verify.add_argument(
-        "--checkpoint",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="a signed checkpoint saved earlier that the export must agree with (repeatable)",
-    )
-    verify.set_defaults(run=cmd_audit_verify)
-
 
 # -- export ----------------------------------------------------------------------------------
 
