@@ -1,6 +1,6 @@
 """How long the ``parley`` command takes before it does anything, and how soon a server is healthy.
 
-    python -m bench.startup [--runs N]
+    python -m bench.startup [--runs N] [--databases sqlite,postgresql]
 
 Every run is a new process with ``PYTHONDONTWRITEBYTECODE=1`` (as in many container images), so
 what it measures is what an installed, byte-compiled project costs, not a warm ``__pycache__``
@@ -11,6 +11,7 @@ for ``parley serve`` the time from ``exec`` until ``GET /api/v1/health`` first a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -23,6 +24,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from bench.databases import fresh_database, pg_admin
 
 PARLEY = str(Path(sys.executable).with_name("parley"))
 
@@ -37,8 +40,13 @@ VERBS: list[list[str]] = [
 tutorial (its opening events, a signed checkpoint), each export into a new folder."""
 
 
-def _env(data_dir: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PARLEY_DATA_DIR": data_dir}
+def _env(data_dir: str, url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PARLEY_DATA_DIR": data_dir,
+        "PARLEY_DATABASE_URL": url,
+    }
 
 
 def time_verb(args: list[str], env: dict[str, str]) -> float:
@@ -91,36 +99,47 @@ def _row(name: str, samples: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--databases", default="sqlite", help="sqlite,postgresql")
     ns = parser.parse_args()
     print(f"# {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"# {ns.runs} runs each after one warm-up, PYTHONDONTWRITEBYTECODE=1")
-    print("| command | median ms | min ms | max ms |")
-    print("|---|---|---|---|")
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = _env(data_dir)
-        subprocess.run([PARLEY, "db", "upgrade"], env=env, check=True, capture_output=True)
-        for verb in VERBS:
-            time_verb(verb, env)
-            print(_row("parley " + " ".join(verb), [time_verb(verb, env) for _ in range(ns.runs)]))
-        started = subprocess.run(
-            [PARLEY, "exercise", "start", "tutorial", "--json"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        room = json.loads(started.stdout)["room"]
-        out = Path(data_dir, "exports")
-        exports = [
-            time_verb(["audit", "export", room, "--out", str(out / str(n))], env)
-            for n in range(ns.runs + 1)
-        ][1:]
-        print(_row("parley audit export ROOM --out DIR", exports))
-        verify = ["audit", "verify", str(out / "0")]
-        time_verb(verify, env)
-        print(_row("parley audit verify DIR", [time_verb(verify, env) for _ in range(ns.runs)]))
-        time_serve(env)
-        print(_row("parley serve → healthy", [time_serve(env) for _ in range(ns.runs)]))
+    for kind in ns.databases.split(","):
+        print(f"\n{kind}:\n")
+        print("| command | median ms | min ms | max ms |")
+        print("|---|---|---|---|")
+        with tempfile.TemporaryDirectory() as data_dir:
+            url, dropped = asyncio.run(fresh_database(kind, Path(data_dir)))
+            try:
+                measure(_env(data_dir, url), Path(data_dir), ns.runs)
+            finally:
+                if dropped is not None:
+                    asyncio.run(pg_admin(f"DROP DATABASE {dropped} WITH (FORCE)"))
+
+
+def measure(env: dict[str, str], data_dir: Path, runs: int) -> None:
+    subprocess.run([PARLEY, "db", "upgrade"], env=env, check=True, capture_output=True)
+    for verb in VERBS:
+        time_verb(verb, env)
+        print(_row("parley " + " ".join(verb), [time_verb(verb, env) for _ in range(runs)]))
+    started = subprocess.run(
+        [PARLEY, "exercise", "start", "tutorial", "--json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    room = json.loads(started.stdout)["room"]
+    out = data_dir / "exports"
+    exports = [
+        time_verb(["audit", "export", room, "--out", str(out / str(n))], env)
+        for n in range(runs + 1)
+    ][1:]
+    print(_row("parley audit export ROOM --out DIR", exports))
+    verify = ["audit", "verify", str(out / "0")]
+    time_verb(verify, env)
+    print(_row("parley audit verify DIR", [time_verb(verify, env) for _ in range(runs)]))
+    time_serve(env)
+    print(_row("parley serve → healthy", [time_serve(env) for _ in range(runs)]))
 
 
 if __name__ == "__main__":
