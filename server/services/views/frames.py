@@ -55,6 +55,12 @@ def event_frame(event: StoredEvent, vis: Visibility, *, own: bool = False) -> st
     return '{"v":1,"type":"event",' + event_fields(event, vis) + tail + "}"
 
 
+def with_command_id(frame: str, event: StoredEvent) -> str:
+    """``event_frame(event, vis, own=True)`` from ``event_frame(event, vis)``, re-encoding
+    nothing: the command id is the frame's last member."""
+    return frame[:-1] + own_fields(event) + "}"
+
+
 def event_object(event: StoredEvent, vis: Visibility, *, own: bool = False) -> str:
     """The event as a JSON object for HTTP pages (the frame without ``v`` and ``type``)."""
     return "{" + event_fields(event, vis) + (own_fields(event) if own else "") + "}"

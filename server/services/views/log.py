@@ -23,7 +23,7 @@ from server.domain.visibility import FULL, HIDDEN, SEALED, Viewer, Visibility, v
 from server.ledger.export import sealed_line
 from server.services.coalesce import Batched
 from server.services.states import RoomStates
-from server.services.views.frames import event_frame, event_object
+from server.services.views.frames import event_frame, event_object, with_command_id
 from server.storage.database import Database
 from server.storage.log_reader import (
     LeftOut,
@@ -104,12 +104,21 @@ class Commit:
                 frame_key = (event.seq, vis, own)
                 frame = self._frames.get(frame_key)
                 if frame is None:
-                    frame = self._frames[frame_key] = event_frame(event, vis, own=own)
+                    frame = self._frames[frame_key] = self._frame(event, vis, own)
                 frames.append(frame)
                 keys.append(frame_key)
                 last_sent = event.seq
             last = event.seq
         return Offer(frames, tuple(keys), last, last_sent, gap)
+
+    def _frame(self, event: StoredEvent, vis: Visibility, own: bool) -> str:
+        """The actor's frame is everyone else's with the command id added: encoded once."""
+        if not own:
+            return event_frame(event, vis)
+        shared = self._frames.get((event.seq, vis, False))
+        if shared is None:
+            shared = self._frames[(event.seq, vis, False)] = event_frame(event, vis)
+        return with_command_id(shared, event)
 
 
 @dataclass(frozen=True, slots=True)
