@@ -23,6 +23,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -440,11 +441,37 @@ def _refuse_constant(name: str) -> Any:
 
 
 def decode_command(text: str) -> Hello | ClientCommand:
-    """Parse and validate one client text frame, or raise :class:`FrameError`."""
+    """Parse and validate one client text frame, or raise :class:`FrameError`.
+
+    The answer is always what ``json``'s reading of the text gives; ``orjson`` reads it first,
+    four times faster, where its reading cannot change that answer. The two differ only in what
+    ``orjson`` refuses (a lone surrogate escape, a number beyond a double: read again by
+    ``json``) and in integers beyond 64 bits, which ``orjson`` reads as floats where ``json``
+    keeps them exact. No field of a frame accepts a float but ``add_issue``'s free-form issue,
+    so such a frame fails validation and is decided again on ``json``'s reading, as is every
+    refused frame (so errors say what they always said), every ``add_issue`` and anything but
+    an object.
+    """
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _decode(_parse(text))
+    if type(data) is not dict or data.get("type") == "add_issue":
+        return _decode(_parse(text))
+    try:
+        return _decode(data)
+    except FrameError:
+        return _decode(_parse(text))
+
+
+def _parse(text: str) -> object:
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise FrameError(ErrorCode.BAD_FRAME, f"frame is not valid JSON: {exc}") from None
+
+
+def _decode(data: object) -> Hello | ClientCommand:
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
     cid = readable_id(data)

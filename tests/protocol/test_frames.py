@@ -425,3 +425,92 @@ def test_the_corpus_is_large_and_covers_every_client_error_code() -> None:
         ErrorCode.CONFLICT,
         ErrorCode.TOO_LONG,
     }
+
+
+# -- orjson's reading never changes the answer ----------------------------------------------
+
+_ODD_NUMBERS = [
+    "123456789012345678901234567890",  # beyond 64 bits: orjson reads a float, json an int
+    "-98765432109876543210",
+    "18446744073709551615",  # the largest unsigned 64-bit integer
+    "9223372036854775808",
+    "1E400",  # beyond a double: orjson refuses it, json reads inf
+    "1.5",
+    "-0",
+    "NaN",
+]
+_ODD_STRINGS = ['"\\ud800"', '"\\udfff tail"', '"\\u0000"', '"caf\\u00e9"']
+
+
+def _answer(text: str) -> object:
+    try:
+        return decode_command(text)
+    except FrameError as exc:
+        return (exc.code, exc.message, exc.field, exc.id)
+
+
+def _exact_answer(text: str) -> object:
+    from protocol.frames import _decode, _parse
+
+    try:
+        return _decode(_parse(text))
+    except FrameError as exc:
+        return (exc.code, exc.message, exc.field, exc.id)
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(value, dict):
+        return [path] + [p for k, v in value.items() for p in _leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [path] + [p for i, v in enumerate(value) for p in _leaves(v, (*path, i))]
+    return [path]
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_the_fast_reading_answers_as_json_reads(data: st.DataObject) -> None:
+    """Every command's example with one member (or the whole frame) replaced by a number or
+    string the two parsers read differently: decoded, or refused with the same error, exactly
+    as ``json``'s reading decides."""
+    from tests.web.frame_models import SHAPES
+
+    kind = data.draw(st.sampled_from(sorted(SHAPES)))
+    example = SHAPES[kind].example()
+    path = data.draw(st.sampled_from(_leaves(example)))
+    odd = data.draw(st.sampled_from(_ODD_NUMBERS + _ODD_STRINGS + ["1", '"x"']))
+    marker = "\u2063odd\u2063"
+    if path:
+        target = example
+        for step in path[:-1]:
+            target = target[step]
+        target[path[-1]] = marker
+        text = json.dumps(example).replace(json.dumps(marker), odd)
+        assert odd in text
+    else:
+        text = odd
+    assert _answer(text) == _exact_answer(text), text
+
+
+def test_no_frame_but_add_issue_accepts_a_float() -> None:
+    """What the fast reading rests on: a float (orjson's reading of a very large integer) is
+    refused everywhere but in ``add_issue``, which is always read by ``json``."""
+    from tests.web.frame_models import SHAPES
+
+    for kind in sorted(set(SHAPES) - {"add_issue"}):
+        example = SHAPES[kind].example()
+        every_field = [(name,) for name in SHAPES[kind].fields if name not in ("v", "type")]
+        for path in _leaves(example)[1:] + every_field:
+            changed = json.loads(json.dumps(example))
+            target = changed
+            for step in path[:-1]:
+                target = target[step]
+            target[path[-1]] = 1e30
+            with pytest.raises(FrameError):
+                decode_command(json.dumps(changed))
+
+
+def test_add_issue_keeps_a_very_large_integer_exact() -> None:
+    big = 123456789012345678901234567890
+    issue = {"id": "troops", "title": "Troops", "type": "number", "min": 0, "max": big}
+    decoded = decode_command(frame(type="add_issue", id="c1", room="r1", issue=issue))
+    assert decoded.issue["max"] == big and type(decoded.issue["max"]) is int  # type: ignore[union-attr]
