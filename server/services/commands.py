@@ -64,23 +64,21 @@ async def _ack_of(command_id: str, room_id: str, pending: Coroutine[Any, Any, Ap
     return ack(command_id, room_id, await pending)
 
 
-def _settle(out: asyncio.Future[Ack], task: asyncio.Future[Ack]) -> None:
-    """Resolve ``out`` as ``task`` ends."""
+def _answer_when_done(work: Coroutine[Any, Any, Ack], answer: Answer) -> None:
+    """Run ``work`` in a task and call ``answer`` with its ack or its exception."""
 
     def done(task: asyncio.Future[Ack]) -> None:
-        if out.done():
-            return
         if task.cancelled():
-            out.cancel()
-        elif (exc := task.exception()) is not None:
-            out.set_exception(exc)
-        else:
-            out.set_result(task.result())
+            return
+        exc = task.exception()
+        answer(task.result() if exc is None else exc)
 
-    task.add_done_callback(done)
+    asyncio.ensure_future(work).add_done_callback(done)
 
 
 Decide = Callable[[RoomState], Move | tuple[Move, ...]]
+Answer = Callable[[Ack | BaseException], None]
+"""Called with a command's ack, or with the exception that refused it."""
 """A pure decision: the event, or events, a command appends given the room's state."""
 ATTEMPTS = 5
 
@@ -104,13 +102,16 @@ class CommandService:
             return self._refused(actor, command_id, exc)
         return self._finish(future, actor, decide, command_id)
 
-    def submit_for_ack(self, actor: Grant, decide: Decide, command_id: str) -> asyncio.Future[Ack]:
-        """:meth:`submit`, answered with the command's ``ack`` frame.
+    def submit_for_ack(self, actor: Grant, decide: Decide, command_id: str, answer: Answer) -> None:
+        """:meth:`submit`, answered by calling ``answer`` once with the command's ``ack`` frame
+        or with the exception that refused it (not at all if the append is cancelled: the
+        server is closing).
 
         In the common case (the room's state is cached, the decision is allowed and still
-        current at commit) the answer is a callback on the writer's future, with no task: at
-        thousands of commands a second a task each was a tenth of the server's CPU. Anything
-        else (loading the state, a refusal, a decision gone stale) runs :meth:`submit` in a task.
+        current at commit) ``answer`` is called from a callback on the writer's future, with no
+        task and no future of its own: at thousands of commands a second a task each was a
+        tenth of the server's CPU. Anything else (loading the state, a refusal, a decision gone
+        stale) runs :meth:`submit` in a task.
         """
         room_id = actor.room_id
         state = self._states.cached(room_id)
@@ -120,27 +121,23 @@ class CommandService:
             except DomainError:
                 pass  # refused: decided again, and answered, the slow way
             else:
-                out: asyncio.Future[Ack] = asyncio.get_running_loop().create_future()
 
                 def done(future: asyncio.Future[Appended]) -> None:
-                    if out.done():
-                        return
                     if future.cancelled():
-                        out.cancel()
                         return
                     exc = future.exception()
                     if exc is None:
-                        out.set_result(ack(command_id, room_id, future.result()))
+                        answer(ack(command_id, room_id, future.result()))
                     elif isinstance(exc, StaleState):
                         retry = self._finish(future, actor, decide, command_id)
-                        _settle(out, asyncio.ensure_future(_ack_of(command_id, room_id, retry)))
+                        _answer_when_done(_ack_of(command_id, room_id, retry), answer)
                     else:
-                        out.set_exception(exc)
+                        answer(exc)
 
                 written.add_done_callback(done)
-                return out
+                return
         pending = self.submit(actor, decide, command_id)
-        return asyncio.ensure_future(_ack_of(command_id, room_id, pending))
+        _answer_when_done(_ack_of(command_id, room_id, pending), answer)
 
     async def run(self, actor: Grant, decide: Decide, command_id: str | None) -> Appended:
         return await self.submit(actor, decide, command_id)

@@ -412,22 +412,20 @@ class Connection:
             )
             return
         decide = decision(frame, grant.seat_id, self.settings.max_text_chars)
-        pending = self.app[SERVICES].commands.submit_for_ack(grant, decide, frame.id)
         command_id, room = frame.id, frame.room
-        pending.add_done_callback(lambda done: self._answer(command_id, room, done))
+        self.app[SERVICES].commands.submit_for_ack(
+            grant, decide, command_id, lambda outcome: self._answer(command_id, room, outcome)
+        )
 
-    def _answer(self, command_id: str, room: str, done: asyncio.Future[Ack]) -> None:
+    def _answer(self, command_id: str, room: str, outcome: Ack | BaseException) -> None:
         """Answer a command once it is committed or refused (a callback: no task each)."""
-        if done.cancelled():
-            return
-        exc = done.exception()
-        if exc is not None:
-            code, message, _, field = describe(exc)
+        if isinstance(outcome, BaseException):
+            code, message, _, field = describe(outcome)
             if code == ErrorCode.INTERNAL_ERROR:
-                log.error("command %s in room %s failed", command_id, room, exc_info=exc)
+                log.error("command %s in room %s failed", command_id, room, exc_info=outcome)
             self._error(code, message, field=field, id=command_id)
             return
-        self._push(encode(done.result()))
+        self._push(encode(outcome))
 
 
 def _readable_id(text: str) -> str | None:
