@@ -64,22 +64,29 @@ async def _ack_of(command_id: str, room_id: str, pending: Coroutine[Any, Any, Ap
     return ack(command_id, room_id, await pending)
 
 
+_ANSWERING: set[asyncio.Task[Ack]] = set()
+"""The tasks answering commands the slow way, held so none is collected while it runs."""
+
+
 def _answer_when_done(work: Coroutine[Any, Any, Ack], answer: Answer) -> None:
     """Run ``work`` in a task and call ``answer`` with its ack or its exception."""
 
-    def done(task: asyncio.Future[Ack]) -> None:
+    def done(task: asyncio.Task[Ack]) -> None:
+        _ANSWERING.discard(task)
         if task.cancelled():
             return
         exc = task.exception()
         answer(task.result() if exc is None else exc)
 
-    asyncio.ensure_future(work).add_done_callback(done)
+    task = asyncio.ensure_future(work)
+    _ANSWERING.add(task)
+    task.add_done_callback(done)
 
 
 Decide = Callable[[RoomState], Move | tuple[Move, ...]]
+"""A pure decision: the event, or events, a command appends given the room's state."""
 Answer = Callable[[Ack | BaseException], None]
 """Called with a command's ack, or with the exception that refused it."""
-"""A pure decision: the event, or events, a command appends given the room's state."""
 ATTEMPTS = 5
 
 

@@ -1,0 +1,82 @@
+"""A WebSocket command's answer: the ack from the writer's callback, a refusal, a stale decision
+decided again, a repeated id; each answered exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from protocol.frames import Ack
+from server.domain import commands as rules
+from server.domain.commands import Move
+from server.domain.errors import DomainError
+from server.domain.grants import Grant
+from server.domain.room import RoomState
+from server.services.access import AccessService
+from server.services.commands import Answer, CommandService, Decide
+from server.services.rooms import RoomService
+from server.services.states import RoomStates
+from server.storage.database import Database
+from server.storage.writer import LogWriter
+from tests.support.live import three_party_setup
+
+
+class Answers:
+    def __init__(self, expected: int) -> None:
+        self.got: dict[str, list[Ack | BaseException]] = {}
+        self.expected = expected
+        self.all_in = asyncio.Event()
+
+    def to(self, command_id: str) -> Answer:
+        def answer(outcome: Ack | BaseException) -> None:
+            self.got.setdefault(command_id, []).append(outcome)
+            if sum(map(len, self.got.values())) >= self.expected:
+                self.all_in.set()
+
+        return answer
+
+
+async def test_every_command_is_answered_once(database: Database, writer: LogWriter) -> None:
+    states = RoomStates(database)
+    writer.add_listener(states.follow)
+    rooms = RoomService(writer, states, AccessService(database, "http://127.0.0.1:8080"))
+    room = (await rooms.create(three_party_setup())).room_id
+    service = CommandService(database, writer, states)
+    answers = Answers(expected=5)
+
+    def submit(seat: str, decide: Decide, command_id: str) -> None:
+        service.submit_for_ack(
+            Grant(room, seat, "unused"), decide, command_id, answers.to(command_id)
+        )
+
+    # Two back-channels decided against the same state, with no turn of the loop between: the
+    # second is stale at commit (the first changed the room's state) and is decided again.
+    submit("us-1", lambda s: rules.decide_open_backchannel(s, "us-1", ["drv"], ""), "b1")
+    submit("us-1", lambda s: rules.decide_open_backchannel(s, "us-1", ["rvn"], ""), "b2")
+
+    def post(s: RoomState) -> Move:
+        return rules.decide_post_message(s, "us-1", "plenary", "hello", max_chars=100)
+
+    submit("us-1", post, "m1")
+    submit("us-1", post, "m1-again")
+    submit(
+        "us-1", lambda s: rules.decide_post_message(s, "us-1", "nowhere", "x", max_chars=9), "bad"
+    )
+    await asyncio.wait_for(answers.all_in.wait(), 30)
+    await asyncio.sleep(0.05)  # an extra answer would arrive now
+
+    assert {k: len(v) for k, v in answers.got.items()} == dict.fromkeys(
+        ["b1", "b2", "m1", "m1-again", "bad"], 1
+    )
+    acks = {k: v[0] for k, v in answers.got.items() if isinstance(v[0], Ack)}
+    assert set(acks) == {"b1", "b2", "m1", "m1-again"}
+    assert acks["b1"].created and acks["b2"].created and acks["b1"].created != acks["b2"].created
+    assert len({a.seq for a in acks.values()}) == 4
+    assert all(a.id == k and a.room == room and not a.duplicate for k, a in acks.items())
+    assert isinstance(answers.got["bad"][0], DomainError)
+
+    # The same id again: answered with the first event, as a duplicate.
+    again = Answers(expected=1)
+    service.submit_for_ack(Grant(room, "us-1", "unused"), post, "m1", again.to("m1"))
+    await asyncio.wait_for(again.all_in.wait(), 30)
+    (repeat,) = again.got["m1"]
+    assert isinstance(repeat, Ack) and repeat.duplicate and repeat.seq == acks["m1"].seq
