@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,27 +16,6 @@ from server.storage.revisions import schema_is_current
 from server.storage.tables import Base
 from server.storage.writer import LogWriter
 from tests.factories import make_event, make_room_spec, room_created
-from tests.support import databases
-from tests.support.services import need, postgres_problem
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database with no schema at all."""
-    if request.param == "sqlite":
-        yield databases.sqlite_url(tmp_path / "empty.db")
-        return
-    need("PostgreSQL", postgres_problem())
-    name = databases.create_postgres()
-    yield databases.postgres_url(name)
-    databases.drop_postgres(name)
-
-
-@pytest.fixture
-async def empty_db(empty_url: str) -> AsyncIterator[Database]:
-    db = Database(empty_url)
-    yield db
-    await db.dispose()
 
 
 async def test_up_down_up_leaves_a_working_append_only_log(empty_db: Database) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ from server.storage.revisions import (
     schema_is_current,
     sqlite_file,
 )
-from tests.support import databases
-from tests.support.services import need, postgres_problem
 
 SCRIPTS = ScriptDirectory.from_config(alembic_config())
 
@@ -79,24 +76,6 @@ def test_only_plain_sqlite_paths_are_read_without_sqlalchemy() -> None:
         "postgresql+asyncpg://postgres@127.0.0.1/parley",
     ):
         assert sqlite_file(url) is None, url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield databases.sqlite_url(tmp_path / "empty.db")
-        return
-    need("PostgreSQL", postgres_problem())
-    name = databases.create_postgres()
-    yield databases.postgres_url(name)
-    databases.drop_postgres(name)
-
-
-@pytest.fixture
-async def empty_db(empty_url: str) -> AsyncIterator[Database]:
-    db = Database(empty_url)
-    yield db
-    await db.dispose()
 
 
 async def alembic_current(db: Database) -> str | None:
