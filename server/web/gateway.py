@@ -20,7 +20,6 @@ from aiohttp import WSMessage, WSMsgType, web
 
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import (
-    Ack,
     ClientCommand,
     ErrorFrame,
     FrameError,
@@ -417,7 +416,7 @@ class Connection:
             grant, decide, command_id, lambda outcome: self._answer(command_id, room, outcome)
         )
 
-    def _answer(self, command_id: str, room: str, outcome: Ack | BaseException) -> None:
+    def _answer(self, command_id: str, room: str, outcome: str | BaseException) -> None:
         """Answer a command once it is committed or refused (a callback: no task each)."""
         if isinstance(outcome, BaseException):
             code, message, _, field = describe(outcome)
@@ -425,7 +424,7 @@ class Connection:
                 log.error("command %s in room %s failed", command_id, room, exc_info=outcome)
             self._error(code, message, field=field, id=command_id)
             return
-        self._push(encode(outcome))
+        self._push(outcome)
 
 
 def _readable_id(text: str) -> str | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
-from protocol.frames import Ack
+from protocol.frames import SERVER_FRAME, Ack, encode
 from server.domain import commands as rules
 from server.domain.commands import Move
 from server.domain.errors import DomainError
 from server.domain.grants import Grant
 from server.domain.room import RoomState
 from server.services.access import AccessService
-from server.services.commands import Answer, CommandService, Decide
+from server.services.commands import Answer, CommandService, Decide, ack, ack_frame
 from server.services.rooms import RoomService
 from server.services.states import RoomStates
 from server.storage.database import Database
@@ -23,12 +23,19 @@ from tests.support.live import three_party_setup
 class Answers:
     def __init__(self, expected: int) -> None:
         self.got: dict[str, list[Ack | BaseException]] = {}
+        """Each command's answers, the ack frames decoded as a client decodes them."""
         self.expected = expected
         self.all_in = asyncio.Event()
 
     def to(self, command_id: str) -> Answer:
-        def answer(outcome: Ack | BaseException) -> None:
-            self.got.setdefault(command_id, []).append(outcome)
+        def answer(outcome: str | BaseException) -> None:
+            decoded = (
+                outcome
+                if isinstance(outcome, BaseException)
+                else SERVER_FRAME.validate_json(outcome)
+            )
+            assert isinstance(decoded, Ack | BaseException)
+            self.got.setdefault(command_id, []).append(decoded)
             if sum(map(len, self.got.values())) >= self.expected:
                 self.all_in.set()
 
@@ -80,3 +87,28 @@ async def test_every_command_is_answered_once(database: Database, writer: LogWri
     await asyncio.wait_for(again.all_in.wait(), 30)
     (repeat,) = again.got["m1"]
     assert isinstance(repeat, Ack) and repeat.duplicate and repeat.seq == acks["m1"].seq
+
+
+async def test_the_ack_frame_is_the_ack_model_encoded(
+    database: Database, writer: LogWriter
+) -> None:
+    states = RoomStates(database)
+    writer.add_listener(states.follow)
+    rooms = RoomService(writer, states, AccessService(database, "http://127.0.0.1:8080"))
+    room = (await rooms.create(three_party_setup())).room_id
+    service = CommandService(database, writer, states)
+    actor = Grant(room, "us-1", "unused")
+
+    def post(s: RoomState) -> Move:
+        return rules.decide_post_message(
+            s, "us-1", "plenary", "caf\u00e9 \u201cquoted\u201d", max_chars=100
+        )
+
+    opened = await service.run(
+        actor, lambda s: rules.decide_open_backchannel(s, "us-1", ["drv"], ""), "o:1"
+    )
+    posted = await service.run(actor, post, "p.1")
+    repeated = await service.run(actor, post, "p.1")
+    assert repeated.duplicate and ack("o:1", room, opened).created
+    for command_id, appended in (("o:1", opened), ("p.1", posted), ("p.1", repeated)):
+        assert ack_frame(command_id, room, appended) == encode(ack(command_id, room, appended))
