@@ -43,7 +43,7 @@ def created_by(event: StoredEvent) -> str | None:
 
 
 def ack(command_id: str, room_id: str, appended: Appended) -> Ack:
-    """The answer to a command, over the WebSocket."""
+    """The answer to a command, as the model (the WebSocket sends :func:`ack_frame`)."""
     first = appended.first
     return Ack(
         id=command_id,
