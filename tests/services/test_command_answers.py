@@ -42,12 +42,17 @@ class Answers:
         return answer
 
 
-async def test_every_command_is_answered_once(database: Database, writer: LogWriter) -> None:
+async def service_and_room(database: Database, writer: LogWriter) -> tuple[CommandService, str]:
+    """The command service over a writer whose commits the state cache follows, and a room."""
     states = RoomStates(database)
     writer.add_listener(states.follow)
     rooms = RoomService(writer, states, AccessService(database, "http://127.0.0.1:8080"))
     room = (await rooms.create(three_party_setup())).room_id
-    service = CommandService(database, writer, states)
+    return CommandService(database, writer, states), room
+
+
+async def test_every_command_is_answered_once(database: Database, writer: LogWriter) -> None:
+    service, room = await service_and_room(database, writer)
     answers = Answers(expected=5)
 
     def submit(seat: str, decide: Decide, command_id: str) -> None:
@@ -92,11 +97,7 @@ async def test_every_command_is_answered_once(database: Database, writer: LogWri
 async def test_the_ack_frame_is_the_ack_model_encoded(
     database: Database, writer: LogWriter
 ) -> None:
-    states = RoomStates(database)
-    writer.add_listener(states.follow)
-    rooms = RoomService(writer, states, AccessService(database, "http://127.0.0.1:8080"))
-    room = (await rooms.create(three_party_setup())).room_id
-    service = CommandService(database, writer, states)
+    service, room = await service_and_room(database, writer)
     actor = Grant(room, "us-1", "unused")
 
     def post(s: RoomState) -> Move:
