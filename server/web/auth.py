@@ -37,6 +37,18 @@ def check_origin(request: web.Request) -> None:
         )
 
 
+def require_same_origin(request: web.Request) -> None:
+    """A cookie-authenticated write: an ``Origin`` header naming this server is required."""
+    if request.headers.get("Origin") is None:
+        raise ApiError(
+            ErrorCode.FORBIDDEN,
+            "a browser request that changes something must carry an Origin header",
+            status=403,
+            field="Origin",
+        )
+    check_origin(request)
+
+
 async def authenticate(request: web.Request) -> Grant:
     header = request.headers.get("Authorization")
     if header is not None:
@@ -58,12 +70,5 @@ async def authenticate(request: web.Request) -> Grant:
             field="Authorization",
         )
     if request.method not in SAFE_METHODS:
-        if request.headers.get("Origin") is None:
-            raise ApiError(
-                ErrorCode.FORBIDDEN,
-                "a browser request that changes something must carry an Origin header",
-                status=403,
-                field="Origin",
-            )
-        check_origin(request)
+        require_same_origin(request)
     return await request.app[SERVICES].access.authenticate(cookie)

@@ -29,7 +29,7 @@ from server.domain.grants import Grant
 from server.domain.room import Policy
 from server.services.organisers import Organiser
 from server.web.api import caller, read_body
-from server.web.auth import COOKIE, check_origin
+from server.web.auth import COOKIE, check_origin, require_same_origin
 from server.web.errors import ApiError
 from server.web.keys import SERVICES, SETTINGS
 from server.web.replies import reply
@@ -42,18 +42,6 @@ MAX_SEATS = 16
 """As many as one WebSocket may hold."""
 
 routes = web.RouteTableDef()
-
-
-def require_same_origin(request: web.Request) -> None:
-    """A cookie-authenticated write: an ``Origin`` header naming this server is required."""
-    if request.headers.get("Origin") is None:
-        raise ApiError(
-            ErrorCode.FORBIDDEN,
-            "a browser request that changes something must carry an Origin header",
-            status=403,
-            field="Origin",
-        )
-    check_origin(request)
 
 
 def seat_tokens(request: web.Request) -> list[str]:
