@@ -52,10 +52,32 @@ class Offer:
     """
 
     frames: list[str]
-    keys: tuple[tuple[int, Visibility, bool], ...]
+    keys: tuple[FrameKey, ...]
     last: int
     last_sent: int
     gap: bool
+
+
+FrameKey = tuple[int, Visibility, bool]
+"""An event frame's seq, visibility and whether it carries the command id."""
+
+
+def encoded(
+    frames: dict[FrameKey, str], event: StoredEvent, vis: Visibility, seat_id: str
+) -> tuple[FrameKey, str]:
+    """The ``event`` frame ``seat_id`` gets as ``vis`` allows, from ``frames`` or encoded into
+    it: seats that see an event alike share one frame, and the actor's frame is everyone else's
+    with the command id added, so an event is encoded once per visibility."""
+    own = event.seat == seat_id and event.command_id is not None
+    key = (event.seq, vis, own)
+    frame = frames.get(key)
+    if frame is None:
+        shared_key = (event.seq, vis, False)
+        shared = frames.get(shared_key)
+        if shared is None:
+            shared = frames[shared_key] = event_frame(event, vis)
+        frame = frames[key] = with_command_id(shared, event) if own else shared
+    return key, frame
 
 
 @dataclass(slots=True)
@@ -66,7 +88,7 @@ class Commit:
     events: Sequence[StoredEvent]
     state: RoomState | None
     _judged: dict[tuple[Viewer, str, str | None], Visibility] = field(default_factory=dict)
-    _frames: dict[tuple[int, Visibility, bool], str] = field(default_factory=dict)
+    _frames: dict[FrameKey, str] = field(default_factory=dict)
 
     @property
     def first(self) -> int:
@@ -87,7 +109,7 @@ class Commit:
         state = self.state
         assert state is not None and self.ready
         frames: list[str] = []
-        keys: list[tuple[int, Visibility, bool]] = []
+        keys: list[FrameKey] = []
         gap = False
         for event in self.events:
             if event.seq <= last:
@@ -100,25 +122,12 @@ class Commit:
             if vis is None:
                 vis = self._judged[key] = visibility(event.kind, event.thread, viewer, state)
             if vis is not HIDDEN:
-                own = event.seat == seat_id and event.command_id is not None
-                frame_key = (event.seq, vis, own)
-                frame = self._frames.get(frame_key)
-                if frame is None:
-                    frame = self._frames[frame_key] = self._frame(event, vis, own)
+                frame_key, frame = encoded(self._frames, event, vis, seat_id)
                 frames.append(frame)
                 keys.append(frame_key)
                 last_sent = event.seq
             last = event.seq
         return Offer(frames, tuple(keys), last, last_sent, gap)
-
-    def _frame(self, event: StoredEvent, vis: Visibility, own: bool) -> str:
-        """The actor's frame is everyone else's with the command id added: encoded once."""
-        if not own:
-            return event_frame(event, vis)
-        shared = self._frames.get((event.seq, vis, False))
-        if shared is None:
-            shared = self._frames[(event.seq, vis, False)] = event_frame(event, vis)
-        return with_command_id(shared, event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +172,7 @@ class SharedPage:
     for them so far (seats that see an event alike share its frame)."""
 
     events: Sequence[StoredEvent]
-    frames: dict[tuple[int, Visibility, bool], str] = field(default_factory=dict)
+    frames: dict[FrameKey, str] = field(default_factory=dict)
 
 
 class LogViews:
@@ -217,16 +226,10 @@ class LogViews:
             return ReplayPage([], after, False)
         state = await self._states.at_least(room_id, events[-1].seq)
         frames = []
-        encoded = shared.frames
         for event in events:
             vis = visibility(event.kind, event.thread, viewer, state)
             if vis is not HIDDEN:
-                own = event.seat == seat_id
-                key = (event.seq, vis, own)
-                frame = encoded.get(key)
-                if frame is None:
-                    frame = encoded[key] = event_frame(event, vis, own=own)
-                frames.append((event.seq, frame))
+                frames.append((event.seq, encoded(shared.frames, event, vis, seat_id)[1]))
         return ReplayPage(frames, events[-1].seq, len(events) == self._page)
 
     async def _read_pages(
