@@ -107,10 +107,8 @@ class AccessService:
     async def live_sessions(self, session_tokens: list[str]) -> list[tuple[str, Grant]]:
         """The tokens that still work, with what each grants; rotated, revoked or signed-out
         ones are left out (a browser's cookie may hold a few of those)."""
-        out = []
-        for token in session_tokens:
-            try:
-                out.append((token, await self.authenticate(token)))
-            except Unauthenticated:
-                continue
-        return out
+        hashes = [(t, token_hash(t)) for t in session_tokens if t.startswith(SESSION_PREFIX)]
+        if not hashes:
+            return []
+        found = await self._find_sessions(list({h for _, h in hashes}))  # one query for all
+        return [(t, grant) for t, h in hashes if (grant := found[h]) is not None]
