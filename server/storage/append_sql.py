@@ -12,11 +12,13 @@ through SQLAlchemy.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import await_only
 
@@ -71,24 +73,51 @@ def _marks(style: str, count: int) -> list[str]:
     return ["?"] * count if style == "qmark" else [f"${i}" for i in range(1, count + 1)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Dialect:
+    """What the statements need of a dialect, worked out once per dialect, not per commit."""
+
+    sqlite: bool
+    style: str
+    insert_event: str
+    insert_node: str
+    update_head: str
+    time: Any
+    read_time: Any
+
+
+@functools.lru_cache(maxsize=16)
+def _for(dialect: Dialect) -> _Dialect:
+    sqlite = dialect.name == "sqlite"
+    style = "qmark" if sqlite else "numeric_dollar"
+    # SQLite keeps times as text; write and read them exactly as SQLAlchemy's DateTime does.
+    time_type = events.c.created_at.type.dialect_impl(dialect)
+    return _Dialect(
+        sqlite=sqlite,
+        style=style,
+        insert_event=_INSERT_EVENT.format(
+            ", ".join(EVENT_COLUMNS), ", ".join(_marks(style, len(EVENT_COLUMNS)))
+        ),
+        insert_node=_INSERT_NODE.format(", ".join(_marks(style, 4))),
+        update_head=_UPDATE_HEAD.format(*_marks(style, 5)),
+        time=time_type.bind_processor(dialect),
+        read_time=time_type.result_processor(dialect, None),
+    )
+
+
 class AppendStatements:
     """The three statements of a commit, on ``conn``'s driver connection (its transaction)."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        dialect = conn.dialect
-        self._sqlite = dialect.name == "sqlite"
-        style = "qmark" if self._sqlite else "numeric_dollar"
-        self._insert_event = _INSERT_EVENT.format(
-            ", ".join(EVENT_COLUMNS), ", ".join(_marks(style, len(EVENT_COLUMNS)))
-        )
-        self._insert_node = _INSERT_NODE.format(", ".join(_marks(style, 4)))
-        self._update_head = _UPDATE_HEAD.format(*_marks(style, 5))
-        self._style = style
-        # SQLite keeps times as text; write and read them exactly as SQLAlchemy's DateTime does.
-        time_type = events.c.created_at.type.dialect_impl(dialect)
-        self._time: Any = time_type.bind_processor(dialect)
-        self._read_time: Any = time_type.result_processor(dialect, None)
+        d = _for(conn.dialect)
+        self._sqlite = d.sqlite
+        self._style = d.style
+        self._insert_event = d.insert_event
+        self._insert_node = d.insert_node
+        self._update_head = d.update_head
+        self._time = d.time
+        self._read_time = d.read_time
 
     def lock_heads(self, room_ids: Sequence[str]) -> list[tuple[str, int, str, bytes, int]]:
         """(id, size, stage, tree_frontier, state_seq) of these rooms, in id order; on

@@ -51,7 +51,7 @@ class Offer:
         gap: a seq did not follow ``last``: the subscription must read the log instead.
     """
 
-    frames: list[str]
+    frames: tuple[str, ...]
     keys: tuple[FrameKey, ...]
     last: int
     last_sent: int
@@ -89,6 +89,8 @@ class Commit:
     state: RoomState | None
     _judged: dict[tuple[Viewer, str, str | None], Visibility] = field(default_factory=dict)
     _frames: dict[FrameKey, str] = field(default_factory=dict)
+    _offers: dict[tuple[Viewer, int, int], Offer] = field(default_factory=dict)
+    _actors: frozenset[str | None] | None = None
 
     @property
     def first(self) -> int:
@@ -105,7 +107,26 @@ class Commit:
 
     def offer(self, viewer: Viewer, seat_id: str, last: int, last_sent: int) -> Offer:
         """The frames of this commit after ``last`` that ``viewer`` may see (requires ready);
-        the events ``seat_id`` caused carry their command id."""
+        the events ``seat_id`` caused carry their command id.
+
+        Seats that caused none of these events and stand where another stood (the same viewer,
+        ``last`` and ``last_sent``) get the same offer: it is judged once per commit for them
+        all, not once per seat.
+        """
+        actors = self._actors
+        if actors is None:
+            actors = self._actors = frozenset(
+                e.seat for e in self.events if e.command_id is not None
+            )
+        if seat_id in actors:
+            return self._judge(viewer, seat_id, last, last_sent)
+        key = (viewer, last, last_sent)
+        offer = self._offers.get(key)
+        if offer is None:
+            offer = self._offers[key] = self._judge(viewer, seat_id, last, last_sent)
+        return offer
+
+    def _judge(self, viewer: Viewer, seat_id: str, last: int, last_sent: int) -> Offer:
         state = self.state
         assert state is not None and self.ready
         frames: list[str] = []
@@ -127,7 +148,7 @@ class Commit:
                 keys.append(frame_key)
                 last_sent = event.seq
             last = event.seq
-        return Offer(frames, tuple(keys), last, last_sent, gap)
+        return Offer(tuple(frames), tuple(keys), last, last_sent, gap)
 
 
 @dataclass(frozen=True, slots=True)
