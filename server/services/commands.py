@@ -32,6 +32,7 @@ from server.services.states import RoomStates
 from server.storage.database import Database
 from server.storage.log_reader import find_command
 from server.storage.records import Appended, NewEvent, RoomHead, StoredEvent
+from server.storage.writer import Answer as WriterAnswer
 from server.storage.writer import LogWriter
 
 
@@ -132,37 +133,32 @@ class CommandService:
 
     def submit_for_ack(self, actor: Grant, decide: Decide, command_id: str, answer: Answer) -> None:
         """:meth:`submit`, answered by calling ``answer`` once with the command's ``ack`` frame
-        (encoded) or with the exception that refused it (not at all if the append is cancelled: the
-        server is closing).
+        (encoded) or with the exception that refused it.
 
         In the common case (the room's state is cached, the decision is allowed and still
-        current at commit) ``answer`` is called from a callback on the writer's future, with no
-        task and no future of its own: at thousands of commands a second a task each was a
-        tenth of the server's CPU. Anything else (loading the state, a refusal, a decision gone
-        stale) runs :meth:`submit` in a task.
+        current at commit) the writer calls back once the commit is durable and fanned out, with
+        no task, no future and no loop turn of its own: at thousands of commands a second a task
+        each was a tenth of the server's CPU. Anything else (loading the state, a refusal, a
+        decision gone stale) runs :meth:`submit` in a task.
         """
         room_id = actor.room_id
         state = self._states.cached(room_id)
         if state is not None:
+
+            def done(outcome: Appended | BaseException) -> None:
+                if isinstance(outcome, Appended):
+                    answer(ack_frame(command_id, room_id, outcome))
+                elif isinstance(outcome, StaleState):
+                    again = self._again(actor, decide, command_id)
+                    _answer_when_done(_ack_of(command_id, room_id, again), answer)
+                else:
+                    answer(outcome)
+
             try:
-                written = self._enqueue(actor, decide, state, command_id)
+                self._enqueue(actor, decide, state, command_id, then=done)
             except DomainError:
                 pass  # refused: decided again, and answered, the slow way
             else:
-
-                def done(future: asyncio.Future[Appended]) -> None:
-                    if future.cancelled():
-                        return
-                    exc = future.exception()
-                    if exc is None:
-                        answer(ack_frame(command_id, room_id, future.result()))
-                    elif isinstance(exc, StaleState):
-                        retry = self._finish(future, actor, decide, command_id)
-                        _answer_when_done(_ack_of(command_id, room_id, retry), answer)
-                    else:
-                        answer(exc)
-
-                written.add_done_callback(done)
                 return
         pending = self.submit(actor, decide, command_id)
         _answer_when_done(_ack_of(command_id, room_id, pending), answer)
@@ -171,8 +167,15 @@ class CommandService:
         return await self.submit(actor, decide, command_id)
 
     def _enqueue(
-        self, actor: Grant, decide: Decide, state: RoomState, command_id: str | None
+        self,
+        actor: Grant,
+        decide: Decide,
+        state: RoomState,
+        command_id: str | None,
+        then: WriterAnswer | None = None,
     ) -> Any:
+        """Decide against ``state`` and queue the append: its future, or None if ``then`` is
+        to be called with the outcome instead."""
         decided = decide(state)
         moves = decided if isinstance(decided, tuple) else (decided,)
         decided_at = state.state_seq
@@ -184,12 +187,22 @@ class CommandService:
         new = tuple(
             NewEvent(m.kind, m.body, seat=m.seat, party=m.party, thread=m.thread) for m in moves
         )
-        return self._writer.enqueue(actor.room_id, new, command_id=command_id, check=still_current)
+        room_id = actor.room_id
+        if then is not None:
+            writer = self._writer
+            writer.enqueue_then(room_id, new, then, command_id=command_id, check=still_current)
+            return None
+        return self._writer.enqueue(room_id, new, command_id=command_id, check=still_current)
 
     async def _finish(
-        self, future: Any, actor: Grant, decide: Decide, command_id: str | None
+        self,
+        future: Any,
+        actor: Grant,
+        decide: Decide,
+        command_id: str | None,
+        attempts: int = ATTEMPTS,
     ) -> Appended:
-        for _ in range(ATTEMPTS):
+        for _ in range(attempts):
             try:
                 result: Appended = await future
                 return result
@@ -200,6 +213,16 @@ class CommandService:
                 except DomainError as exc:
                     return await self._refused(actor, command_id, exc)
         raise StaleState()
+
+    async def _again(self, actor: Grant, decide: Decide, command_id: str | None) -> Appended:
+        """Decide again, against the state refreshed, a command whose first decision was stale
+        at commit; then as :meth:`_finish` (the first attempt counts)."""
+        state = await self._states.refresh(actor.room_id)
+        try:
+            future = self._enqueue(actor, decide, state, command_id)
+        except DomainError as exc:
+            return await self._refused(actor, command_id, exc)
+        return await self._finish(future, actor, decide, command_id, ATTEMPTS - 1)
 
     async def _submit_slowly(
         self, actor: Grant, decide: Decide, command_id: str | None

@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from server.storage import log_reader
 from server.storage.append_sql import commands_lookup
 from server.storage.database import Database
 from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
+from server.storage.records import Appended
 from server.storage.writer import LogWriter
 from tests.factories import make_event, make_room_spec, room_created
 
@@ -152,6 +154,54 @@ async def test_one_bad_request_does_not_sink_its_batch(
     async with database.engine.connect() as conn:
         events = await log_reader.read_events(conn, room)
     assert [e.seq for e in events] == [1, 2, 3]
+
+
+async def test_answered_appends_are_answered_once_after_the_fan_out(
+    writer: LogWriter, database: Database
+) -> None:
+    """``enqueue_then`` answers by a call, once per request, after the commit's listeners ran
+    (a command's events reach the sockets before its answer), in a batch with awaited requests
+    and with bad ones, which are retried alone and answered with their own refusal."""
+    room = await new_room(writer)
+    fanned_out: list[int] = []
+    writer.add_listener(lambda events: fanned_out.extend(e.seq for e in events))
+    answers: dict[str, list[Appended | BaseException]] = {}
+    heard_first: dict[str, bool] = {}
+    all_in = asyncio.Event()
+
+    def to(name: str) -> Callable[[Appended | BaseException], None]:
+        def answer(outcome: Appended | BaseException) -> None:
+            answers.setdefault(name, []).append(outcome)
+            if isinstance(outcome, Appended):
+                heard_first[name] = outcome.first.seq in fanned_out
+            if len(answers) == 4:
+                all_in.set()
+
+        return answer
+
+    def closed(head: object) -> None:
+        raise PermissionError("thread closed")
+
+    writer.enqueue_then(room, [make_event()], to("a"), command_id="c-a")
+    awaited = writer.enqueue(room, [make_event()])
+    writer.enqueue_then(room, [make_event(body={"ratio": 0.5})], to("bad"))
+    writer.enqueue_then(room, [make_event()], to("refused"), check=closed)
+    writer.enqueue_then(room, [make_event()], to("a-again"), command_id="c-a")
+    await asyncio.wait_for(all_in.wait(), 30)
+    await asyncio.sleep(0.05)  # an extra answer would arrive now
+    assert {k: len(v) for k, v in answers.items()} == dict.fromkeys(
+        ["a", "bad", "refused", "a-again"], 1
+    )
+    first, again = answers["a"][0], answers["a-again"][0]
+    assert isinstance(first, Appended) and isinstance(again, Appended)
+    assert again.duplicate and again.first.seq == first.first.seq
+    assert isinstance(answers["bad"][0], CanonicalError)
+    assert isinstance(answers["refused"][0], PermissionError)
+    assert heard_first == {"a": True, "a-again": True}
+    assert (await awaited).first.seq == first.first.seq + 1
+    await writer.close()
+    with pytest.raises(WriterClosed):
+        writer.enqueue_then(room, [make_event()], to("late"))
 
 
 async def test_precondition_refuses_only_its_request(writer: LogWriter) -> None:
