@@ -15,6 +15,7 @@ from server import __version__
 from server.config import Settings
 from server.exercise.scenarios import SCENARIOS
 from server.realtime.hub import Hub
+from server.realtime.outbox import one_write_per_socket
 from server.services.access import AccessService
 from server.services.audit import AuditService
 from server.services.checkpoints import CheckpointService
@@ -70,7 +71,7 @@ async def open_services(settings: Settings, *, on_revoked: Callable[[str, str], 
     """
     db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     await db.check()
-    writer = LogWriter(db, max_batch=settings.max_batch)
+    writer = LogWriter(db, max_batch=settings.max_batch, delivery=one_write_per_socket)
     states = RoomStates(db)
     log = LogViews(db, states)
     hub = Hub(log)

@@ -11,6 +11,12 @@ log at its own pace, waits for room instead (:meth:`Outbox.put_many`).
 An idle connection is most connections, so an outbox holds nothing while nothing waits: frames
 go straight to the socket when none are queued ahead of them, and the queue, the task that
 sends it (the pump) and the futures its waiters wait on exist only while frames are queued.
+
+A commit reaches a socket twice: its events (the fan-out) and, on the sockets that sent its
+commands, an answer per command. Inside :func:`one_write_per_socket`, which the log writer
+wraps around both, frames bound straight for a socket are held and each socket gets them in
+one write at the end: a system call costs as much as the frames it carries (about 5 µs on
+loopback), so a sender of eight commands of a commit makes one call instead of nine.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from server.realtime.wire import text_frame
 
@@ -125,6 +131,14 @@ class Outbox:
             # nothing is queued or being sent.
             if wire is None:
                 wire = b"".join(map(text_frame, frames))
+            held = _held
+            if held is not None:
+                parts = held.get(self)
+                if parts is None:
+                    held[self] = [wire]
+                else:
+                    parts.append(wire)
+                return
             if self._write_now(wire):
                 return
         if self._frames is None:
@@ -175,3 +189,33 @@ class Outbox:
         room, self._room = self._room, None
         if room is not None and not room.done():
             room.set_result(None)
+
+
+_held: dict[Outbox, list[bytes]] | None = None
+"""While :func:`one_write_per_socket` runs: the wire bytes held for each outbox, in order."""
+
+
+@contextlib.contextmanager
+def one_write_per_socket() -> Iterator[None]:
+    """Hold the frames that go straight to sockets meanwhile; at the end, write each socket's
+    in one piece, in the order they came.
+
+    What runs inside must not yield to the event loop (the log writer's listeners and answers
+    do not), so nothing else writes to those sockets in between and their order holds. A socket
+    that is closing by then drops its frames, as a direct write to it would: its client
+    resumes. Nested, the outer one writes.
+    """
+    global _held
+    if _held is not None:
+        yield
+        return
+    held: dict[Outbox, list[bytes]] = {}
+    _held = held
+    try:
+        yield
+    finally:
+        _held = None
+        for outbox, parts in held.items():
+            write = outbox._write_now
+            if write is not None:
+                write(parts[0] if len(parts) == 1 else b"".join(parts))

@@ -26,6 +26,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -111,6 +112,8 @@ class LogWriter:
         max_batch: the most requests one transaction takes.
         clock: returns the current UTC time (tests may pin it).
         salt: returns 16 random bytes per event (default: :class:`RandomSalts`).
+        delivery: wraps each commit's listeners and answers (the realtime layer holds socket
+            writes there, so that a socket gets one write per commit); nothing by default.
     """
 
     def __init__(
@@ -120,8 +123,10 @@ class LogWriter:
         max_batch: int = 1000,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         salt: Callable[[], bytes] | None = None,
+        delivery: Callable[[], AbstractContextManager[object]] = nullcontext,
     ) -> None:
         self._db = db
+        self._delivery = delivery
         self._max_batch = max_batch
         self._clock = clock
         self._salt = salt or RandomSalts()
@@ -285,17 +290,18 @@ class LogWriter:
                 future.set_result(request.result)
             elif request.error is not None:
                 future.set_exception(request.error)
-        if stored:
-            for listener in self._listeners:
-                try:
-                    listener(stored)
-                except Exception:
-                    log.exception("commit listener failed")
-        if answered:
-            for request in batch:
-                if request.answer is not None:
-                    outcome = request.result
-                    _answer(request, outcome if outcome is not None else _refusal(request))
+        with self._delivery():
+            if stored:
+                for listener in self._listeners:
+                    try:
+                        listener(stored)
+                    except Exception:
+                        log.exception("commit listener failed")
+            if answered:
+                for request in batch:
+                    if request.answer is not None:
+                        outcome = request.result
+                        _answer(request, outcome if outcome is not None else _refusal(request))
 
     @staticmethod
     def _fail(request: _Request, error: BaseException) -> None:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from server.realtime.outbox import Outbox
+from server.realtime.outbox import Outbox, one_write_per_socket
 from server.realtime.wire import text_frame
 
 
@@ -20,11 +20,13 @@ class Socket:
         self.open = asyncio.Event()
         self.open.set()
         self.direct = True
+        self.writes = 0
 
     def write_now(self, wire: bytes) -> bool:
         if not self.direct:
             return False
         self.wire += wire
+        self.writes += 1
         return True
 
     async def send(self, frame: str) -> None:
@@ -51,6 +53,32 @@ async def test_an_idle_outbox_writes_at_once_and_holds_no_queue_or_task() -> Non
     assert box.push("a") and box.push_many(["b", "c"], None)
     assert frames(sock.wire) == ["a", "b", "c"]
     assert box._frames is None and box._pump is None  # nothing lives while nothing waits
+
+
+async def test_a_commits_frames_reach_each_socket_in_one_write_in_order() -> None:
+    a, b, closing, busy = Socket(), Socket(), Socket(), Socket()
+    box_a, box_b, box_closing = (Outbox(10, s.send, write_now=s.write_now) for s in (a, b, closing))
+    busy.open.clear()
+    busy.direct = False
+    box_busy = Outbox(10, busy.send, write_now=busy.write_now)
+    assert box_busy.push("queued")  # waits in the queue: what follows must not pass it
+    busy.direct = True
+    with one_write_per_socket():
+        assert box_a.push_many(["e1", "e2"], None)
+        assert box_b.push("e1")
+        with one_write_per_socket():  # nested: the outer one writes
+            assert box_a.push("ack1") and box_closing.push("x")
+        assert box_busy.push("after")
+        assert box_a.push("ack2")
+        assert a.writes == b.writes == 0 and not a.wire
+        closing.direct = False  # the socket began closing meanwhile
+    assert (a.writes, b.writes, closing.writes) == (1, 1, 0)
+    assert frames(a.wire) == ["e1", "e2", "ack1", "ack2"] and frames(b.wire) == ["e1"]
+    assert not closing.wire and busy.writes == 0
+    busy.open.set()
+    await box_busy.drain()
+    assert busy.sent == ["queued", "after"]
+    assert box_a.push("later") and a.writes == 2  # outside, straight to the socket again
 
 
 async def test_frames_queued_behind_a_waiting_send_keep_their_order() -> None:

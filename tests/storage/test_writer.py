@@ -7,8 +7,8 @@ import hashlib
 import json
 import shutil
 import sqlite3
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -202,6 +202,35 @@ async def test_answered_appends_are_answered_once_after_the_fan_out(
     await writer.close()
     with pytest.raises(WriterClosed):
         writer.enqueue_then(room, [make_event()], to("late"))
+
+
+async def test_a_commits_fan_out_and_answers_run_inside_one_delivery(database: Database) -> None:
+    inside: list[bool] = []
+    seen: list[tuple[str, bool]] = []
+
+    @contextmanager
+    def delivery() -> Iterator[None]:
+        inside.append(True)
+        try:
+            yield
+        finally:
+            inside.pop()
+
+    writer = LogWriter(database, delivery=delivery)
+    room = await new_room(writer)
+    writer.add_listener(lambda events: seen.append(("fan-out", bool(inside))))
+    done = asyncio.Event()
+
+    def answer(outcome: object) -> None:
+        seen.append(("answer", bool(inside)))
+        done.set()
+
+    awaited = writer.enqueue(room, [make_event()])
+    writer.enqueue_then(room, [make_event()], answer)
+    await asyncio.wait_for(done.wait(), 30)
+    await awaited
+    await writer.close()
+    assert seen == [("fan-out", True), ("answer", True)] and not inside
 
 
 async def test_precondition_refuses_only_its_request(writer: LogWriter) -> None:
