@@ -167,9 +167,12 @@ class Hub:
         """
         offer: Offer = commit.offer(sub.viewer, sub.seat_id, sub.last, sub.last_sent)
         if offer.frames:
-            wire = wires.get(offer.keys)
+            wire = offer.wire
             if wire is None:
-                wire = wires[offer.keys] = b"".join(map(text_frame, offer.frames))
+                wire = wires.get(offer.keys)
+                if wire is None:
+                    wire = wires[offer.keys] = b"".join(map(text_frame, offer.frames))
+                offer.wire = wire
             if not sub.outbox.push_many(offer.frames, wire):
                 self.unsubscribe(sub)
                 sub.on_close(False)

@@ -7,14 +7,16 @@ leaf hash of every full event it receives. The shapes are those of ``protocol.fr
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
+from json.encoder import encode_basestring_ascii
 
 from server.domain.events import format_timestamp
 from server.domain.visibility import Visibility
 from server.storage.records import StoredEvent
 
-_dumps = json.dumps
+_dumps = encode_basestring_ascii
+"""``json.dumps`` of a string, without the encoder's Python layers around it (what
+``json.dumps`` itself calls for a ``str``; a test holds the frames equal to the model's)."""
 _last_time: list[tuple[object, str]] = [(None, "")]
 """The last time formatted: a commit's events share one ``created_at`` object."""
 

@@ -40,7 +40,7 @@ MAX_PAGE = 500
 """The most events one read of the log takes."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Offer:
     """What one subscription gets from a commit.
 
@@ -49,6 +49,7 @@ class Offer:
         keys: one key per frame, equal for equal frames (to share the encoded bytes).
         last: the last seq judged; ``last_sent``: the last seq in ``frames`` (or as before).
         gap: a seq did not follow ``last``: the subscription must read the log instead.
+        wire: the frames encoded for the socket, once some subscription needed them.
     """
 
     frames: tuple[str, ...]
@@ -56,10 +57,11 @@ class Offer:
     last: int
     last_sent: int
     gap: bool
+    wire: bytes | None = None
 
 
-FrameKey = tuple[int, Visibility, bool]
-"""An event frame's seq, visibility and whether it carries the command id."""
+FrameKey = tuple[int, bool, bool]
+"""An event frame's seq, whether it is sealed, and whether it carries the command id."""
 
 
 def encoded(
@@ -69,10 +71,11 @@ def encoded(
     it: seats that see an event alike share one frame, and the actor's frame is everyone else's
     with the command id added, so an event is encoded once per visibility."""
     own = event.seat == seat_id and event.command_id is not None
-    key = (event.seq, vis, own)
+    sealed = vis is SEALED
+    key = (event.seq, sealed, own)
     frame = frames.get(key)
     if frame is None:
-        shared_key = (event.seq, vis, False)
+        shared_key = (event.seq, sealed, False)
         shared = frames.get(shared_key)
         if shared is None:
             shared = frames[shared_key] = event_frame(event, vis)
@@ -87,10 +90,10 @@ class Commit:
     room_id: str
     events: Sequence[StoredEvent]
     state: RoomState | None
-    _judged: dict[tuple[Viewer, str, str | None], Visibility] = field(default_factory=dict)
+    _verdicts: dict[Viewer, dict[tuple[str, str | None], Visibility]] = field(default_factory=dict)
     _frames: dict[FrameKey, str] = field(default_factory=dict)
     _offers: dict[tuple[Viewer, int, int], Offer] = field(default_factory=dict)
-    _actors: frozenset[str | None] | None = None
+    _mine: dict[str | None, dict[int, StoredEvent]] | None = None
 
     @property
     def first(self) -> int:
@@ -109,45 +112,62 @@ class Commit:
         """The frames of this commit after ``last`` that ``viewer`` may see (requires ready);
         the events ``seat_id`` caused carry their command id.
 
-        Seats that caused none of these events and stand where another stood (the same viewer,
-        ``last`` and ``last_sent``) get the same offer: it is judged once per commit for them
-        all, not once per seat.
+        The commit is judged once per viewer and position (``last``, ``last_sent``), whatever
+        the number of seats there: they share that offer. A seat that caused some of the events
+        gets a copy with its own frames swapped for the ones carrying its command ids.
         """
-        actors = self._actors
-        if actors is None:
-            actors = self._actors = frozenset(
-                e.seat for e in self.events if e.command_id is not None
-            )
-        if seat_id in actors:
-            return self._judge(viewer, seat_id, last, last_sent)
         key = (viewer, last, last_sent)
-        offer = self._offers.get(key)
-        if offer is None:
-            offer = self._offers[key] = self._judge(viewer, seat_id, last, last_sent)
-        return offer
+        shared = self._offers.get(key)
+        if shared is None:
+            shared = self._offers[key] = self._judge(viewer, last, last_sent)
+        mine = self._mine
+        if mine is None:
+            mine = self._mine = {}
+            for e in self.events:
+                if e.command_id is not None:
+                    mine.setdefault(e.seat, {})[e.seq] = e
+        own = mine.get(seat_id)
+        if not own or not shared.frames:
+            return shared
+        frames, keys = list(shared.frames), list(shared.keys)
+        for i, (seq, sealed, _) in enumerate(shared.keys):
+            event = own.get(seq)
+            if event is not None:
+                vis = SEALED if sealed else FULL
+                keys[i], frames[i] = encoded(self._frames, event, vis, seat_id)
+        return Offer(tuple(frames), tuple(keys), shared.last, shared.last_sent, shared.gap)
 
-    def _judge(self, viewer: Viewer, seat_id: str, last: int, last_sent: int) -> Offer:
+    def _judge(self, viewer: Viewer, last: int, last_sent: int) -> Offer:
+        """The offer to ``viewer`` at this position, no frame carrying a command id."""
         state = self.state
         assert state is not None and self.ready
+        verdicts = self._verdicts.get(viewer)
+        if verdicts is None:
+            verdicts = self._verdicts[viewer] = {}
+        shared = self._frames
         frames: list[str] = []
         keys: list[FrameKey] = []
         gap = False
         for event in self.events:
-            if event.seq <= last:
+            seq = event.seq
+            if seq <= last:
                 continue
-            if event.seq != last + 1:
+            if seq != last + 1:
                 gap = True
                 break
-            key = (viewer, event.kind, event.thread)
-            vis = self._judged.get(key)
+            kind, thread = event.kind, event.thread
+            vis = verdicts.get((kind, thread))
             if vis is None:
-                vis = self._judged[key] = visibility(event.kind, event.thread, viewer, state)
+                vis = verdicts[kind, thread] = visibility(kind, thread, viewer, state)
             if vis is not HIDDEN:
-                frame_key, frame = encoded(self._frames, event, vis, seat_id)
+                key = (seq, vis is SEALED, False)
+                frame = shared.get(key)
+                if frame is None:
+                    frame = shared[key] = event_frame(event, vis)
                 frames.append(frame)
-                keys.append(frame_key)
-                last_sent = event.seq
-            last = event.seq
+                keys.append(key)
+                last_sent = seq
+            last = seq
         return Offer(tuple(frames), tuple(keys), last, last_sent, gap)
 
 
