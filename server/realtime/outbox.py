@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 from server.realtime.wire import text_frame
+
+log = logging.getLogger(__name__)
 
 
 class Outbox:
@@ -217,5 +220,10 @@ def one_write_per_socket() -> Iterator[None]:
         _held = None
         for outbox, parts in held.items():
             write = outbox._write_now
-            if write is not None:
+            if write is None:
+                continue
+            try:
                 write(parts[0] if len(parts) == 1 else b"".join(parts))
+            except Exception:  # one socket's failure must not cost the others their frames
+                log.exception("writing a commit's frames to a socket failed")
+                outbox.close()

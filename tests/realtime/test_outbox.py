@@ -20,9 +20,12 @@ class Socket:
         self.open = asyncio.Event()
         self.open.set()
         self.direct = True
+        self.broken = False
         self.writes = 0
 
     def write_now(self, wire: bytes) -> bool:
+        if self.broken:
+            raise ConnectionResetError("the transport failed")
         if not self.direct:
             return False
         self.wire += wire
@@ -56,14 +59,17 @@ async def test_an_idle_outbox_writes_at_once_and_holds_no_queue_or_task() -> Non
 
 
 async def test_a_commits_frames_reach_each_socket_in_one_write_in_order() -> None:
-    a, b, closing, busy = Socket(), Socket(), Socket(), Socket()
-    box_a, box_b, box_closing = (Outbox(10, s.send, write_now=s.write_now) for s in (a, b, closing))
+    a, b, closing, busy, broken = Socket(), Socket(), Socket(), Socket(), Socket()
+    box_a, box_b, box_closing, box_broken = (
+        Outbox(10, s.send, write_now=s.write_now) for s in (a, b, closing, broken)
+    )
     busy.open.clear()
     busy.direct = False
     box_busy = Outbox(10, busy.send, write_now=busy.write_now)
     assert box_busy.push("queued")  # waits in the queue: what follows must not pass it
     busy.direct = True
     with one_write_per_socket():
+        assert box_broken.push("lost")  # its write will fail: the others' must not
         assert box_a.push_many(["e1", "e2"], None)
         assert box_b.push("e1")
         with one_write_per_socket():  # nested: the outer one writes
@@ -72,9 +78,11 @@ async def test_a_commits_frames_reach_each_socket_in_one_write_in_order() -> Non
         assert box_a.push("ack2")
         assert a.writes == b.writes == 0 and not a.wire
         closing.direct = False  # the socket began closing meanwhile
+        broken.broken = True
     assert (a.writes, b.writes, closing.writes) == (1, 1, 0)
     assert frames(a.wire) == ["e1", "e2", "ack1", "ack2"] and frames(b.wire) == ["e1"]
     assert not closing.wire and busy.writes == 0
+    assert box_broken.closed and not broken.wire
     busy.open.set()
     await box_busy.drain()
     assert busy.sent == ["queued", "after"]

@@ -57,7 +57,7 @@ class Offer:
     last: int
     last_sent: int
     gap: bool
-    wire: bytes | None = None
+    wire: bytes | None = field(default=None, compare=False)
 
 
 FrameKey = tuple[int, bool, bool]
