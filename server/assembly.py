@@ -69,8 +69,11 @@ async def open_services(settings: Settings, *, on_revoked: Callable[[str, str], 
         on_revoked: called with (room, seat) when a seat's invite is rotated, to close its
             sockets.
     """
-    db = Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    db = Database(
+        settings.database_url, sqlite_synchronous=settings.sqlite_synchronous, wal_checkpoints=True
+    )
     await db.check()
+    db.start_wal_checkpoints()
     writer = LogWriter(db, max_batch=settings.max_batch, delivery=one_write_per_socket)
     states = RoomStates(db)
     log = LogViews(db, states)

@@ -8,6 +8,7 @@ locked"; reads use a separate engine with plain deferred transactions, so they n
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from server.config import database_kind
 from server.storage.errors import DatabaseUnavailable
+from server.storage.wal import WalCheckpoints
 
 __all__ = ["Database", "DatabaseUnavailable"]
 
@@ -25,11 +27,25 @@ __all__ = ["Database", "DatabaseUnavailable"]
 class Database:
     """The engines of one database: ``engine`` for reads, ``write_engine`` for the append path."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        sqlite_synchronous: str = "FULL",
+        pool_size: int = 10,
+        wal_checkpoints: bool = False,
+    ) -> None:
+        """
+        Args:
+            wal_checkpoints: SQLite: the append path's commits never checkpoint the write-ahead
+                log; a thread does, started by :meth:`start_wal_checkpoints` (the server's).
+        """
         self.url = url
         self.kind = database_kind(url)
         self.sync_write_engine: Engine | None = None
         """SQLite only: a synchronous engine the append path uses from one worker thread."""
+        self.wal: WalCheckpoints | None = None
+        """SQLite with ``wal_checkpoints``: the thread that checkpoints the log."""
         if self.kind == "sqlite":
             self.engine = _sqlite_engine(url, sqlite_synchronous, immediate=False)
             self.write_engine = _sqlite_engine(url, sqlite_synchronous, immediate=True)
@@ -37,7 +53,16 @@ class Database:
             self.sync_write_engine = create_engine(
                 sync_url, connect_args={"timeout": 30, "check_same_thread": False}
             )
-            _configure_sqlite(self.sync_write_engine, sqlite_synchronous, immediate=True)
+            path = self.sqlite_path
+            background = wal_checkpoints and path is not None
+            _configure_sqlite(
+                self.sync_write_engine,
+                sqlite_synchronous,
+                immediate=True,
+                autocheckpoint=not background,
+            )
+            if background and path is not None:
+                self.wal = WalCheckpoints(path)
         else:
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
@@ -68,7 +93,14 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    def start_wal_checkpoints(self) -> None:
+        """Start the thread that checkpoints SQLite's log, if this database has one."""
+        if self.wal is not None:
+            self.wal.start()
+
     async def dispose(self) -> None:
+        if self.wal is not None and self.wal.running:
+            await asyncio.to_thread(self.wal.stop)
         if self.sync_write_engine is not None:
             self.sync_write_engine.dispose()
         await self.engine.dispose()
@@ -90,7 +122,9 @@ def _sqlite_engine(url: str, synchronous: str, *, immediate: bool) -> AsyncEngin
     return engine
 
 
-def _configure_sqlite(engine: Engine, synchronous: str, *, immediate: bool) -> None:
+def _configure_sqlite(
+    engine: Engine, synchronous: str, *, immediate: bool, autocheckpoint: bool = True
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from the driver, so BEGIN is ours (see "begin" below).
@@ -101,6 +135,8 @@ def _configure_sqlite(engine: Engine, synchronous: str, *, immediate: bool) -> N
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA recursive_triggers=ON")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")  # a thread does (storage/wal.py)
         cursor.close()
 
     @event.listens_for(engine, "begin")
