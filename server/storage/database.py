@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from server.config import database_kind
 from server.storage.errors import DatabaseUnavailable
-from server.storage.wal import WalCheckpoints
+
+if TYPE_CHECKING:
+    from server.storage.wal import WalCheckpoints
 
 __all__ = ["Database", "DatabaseUnavailable"]
 
@@ -62,6 +64,8 @@ class Database:
                 autocheckpoint=not background,
             )
             if background and path is not None:
+                from server.storage.wal import WalCheckpoints  # the server's only
+
                 self.wal = WalCheckpoints(path)
         else:
             self.engine = create_async_engine(
