@@ -233,6 +233,30 @@ async def test_a_commits_fan_out_and_answers_run_inside_one_delivery(database: D
     assert seen == [("fan-out", True), ("answer", True)] and not inside
 
 
+async def test_a_failed_transaction_leaves_the_next_one_whole(
+    writer: LogWriter, database: Database
+) -> None:
+    """A batch that fails in the database is rolled back; the writer's next transaction (on
+    SQLite, on a fresh connection) appends from where the log really ends."""
+    room = await new_room(writer)
+    failing = [True]
+
+    def hook(conn: object, events: object) -> None:
+        if failing[0]:
+            raise RuntimeError("the database went away")
+
+    writer.add_transaction_hook(hook)
+    outcomes = await asyncio.gather(
+        *(writer.append(room, make_event()) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    failing[0] = False
+    assert [(await writer.append(room, make_event())).first.seq for _ in range(2)] == [2, 3]
+    async with database.engine.connect() as conn:
+        events = await log_reader.read_events(conn, room)
+    assert [e.seq for e in events] == [1, 2, 3]
+
+
 async def test_precondition_refuses_only_its_request(writer: LogWriter) -> None:
     room = await new_room(writer)
 
