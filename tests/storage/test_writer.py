@@ -273,14 +273,19 @@ async def test_cancelled_callers_lose_and_reorder_nothing(
 ) -> None:
     room = await new_room(writer)
     acknowledged: list[tuple[int, int, int]] = []
+    under_way = asyncio.Event()
 
     async def speaker(who: int) -> None:
         for n in range(40):
             appended = await writer.append(room, make_event(body={"who": who, "n": n}))
             acknowledged.append((who, n, appended.first.seq))
+            if len(acknowledged) >= 100:
+                under_way.set()
 
     tasks = [asyncio.create_task(speaker(who)) for who in range(20)]
-    await asyncio.sleep(0.05)
+    # Cancel half of them mid-way: once about five of each one's forty appends are answered
+    # (waiting for a time instead would find them all done on a fast enough machine).
+    await asyncio.wait_for(under_way.wait(), 30)
     for task in tasks[::2]:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
