@@ -99,9 +99,11 @@ class Outbox:
         """
         if self.closed:
             return True  # dropped: the connection is going away and will be resumed
-        queued = len(self)
-        if queued >= self.limit and (queued >= 4 * self.limit or self._stalled()):
-            return False
+        waiting = self._frames
+        if waiting:
+            queued = len(waiting)
+            if queued >= self.limit and (queued >= 4 * self.limit or self._stalled()):
+                return False
         if self._backlog() > self.max_backlog:
             return False
         self._enqueue(frames, wire)

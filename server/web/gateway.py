@@ -125,7 +125,8 @@ class Connection:
         self.outbox = Outbox(
             self.settings.queue_frames,
             self._send,
-            backlog=self._backlog,
+            # The transport's own count, called for every frame the socket is handed.
+            backlog=transport.get_write_buffer_size if transport is not None else _nothing,
             max_backlog=self.settings.send_buffer_bytes,
             write_now=self._write_now,
         )
@@ -191,10 +192,6 @@ class Connection:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    def _backlog(self) -> int:
-        """Bytes written to the socket that its peer has not read yet."""
-        return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
     def _write_now(self, wire: bytes) -> bool:
         """Write whole frames straight onto the transport, without waiting; False once the
@@ -425,6 +422,11 @@ class Connection:
             self._error(code, message, field=field, id=command_id)
             return
         self._push(outcome)
+
+
+def _nothing() -> int:
+    """No transport, so nothing written that the peer has not read."""
+    return 0
 
 
 def _readable_id(text: str) -> str | None:
