@@ -149,7 +149,7 @@ class CommandService:
                 if isinstance(outcome, Appended):
                     answer(ack_frame(command_id, room_id, outcome))
                 elif isinstance(outcome, StaleState):
-                    again = self._again(actor, decide, command_id)
+                    again = self._finish(None, actor, decide, command_id)
                     _answer_when_done(_ack_of(command_id, room_id, again), answer)
                 else:
                     answer(outcome)
@@ -195,34 +195,23 @@ class CommandService:
         return self._writer.enqueue(room_id, new, command_id=command_id, check=still_current)
 
     async def _finish(
-        self,
-        future: Any,
-        actor: Grant,
-        decide: Decide,
-        command_id: str | None,
-        attempts: int = ATTEMPTS,
+        self, future: Any, actor: Grant, decide: Decide, command_id: str | None
     ) -> Appended:
-        for _ in range(attempts):
-            try:
-                result: Appended = await future
-                return result
-            except StaleState:
-                state = await self._states.refresh(actor.room_id)
+        """Wait for ``future``; while the decision turns out stale at commit, decide again
+        against the refreshed state. ``future`` None: the first decision was already stale."""
+        for _ in range(ATTEMPTS):
+            if future is not None:
                 try:
-                    future = self._enqueue(actor, decide, state, command_id)
-                except DomainError as exc:
-                    return await self._refused(actor, command_id, exc)
+                    result: Appended = await future
+                    return result
+                except StaleState:
+                    pass
+            state = await self._states.refresh(actor.room_id)
+            try:
+                future = self._enqueue(actor, decide, state, command_id)
+            except DomainError as exc:
+                return await self._refused(actor, command_id, exc)
         raise StaleState()
-
-    async def _again(self, actor: Grant, decide: Decide, command_id: str | None) -> Appended:
-        """Decide again, against the state refreshed, a command whose first decision was stale
-        at commit; then as :meth:`_finish` (the first attempt counts)."""
-        state = await self._states.refresh(actor.room_id)
-        try:
-            future = self._enqueue(actor, decide, state, command_id)
-        except DomainError as exc:
-            return await self._refused(actor, command_id, exc)
-        return await self._finish(future, actor, decide, command_id, ATTEMPTS - 1)
 
     async def _submit_slowly(
         self, actor: Grant, decide: Decide, command_id: str | None

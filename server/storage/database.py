@@ -56,18 +56,17 @@ class Database:
                 sync_url, connect_args={"timeout": 30, "check_same_thread": False}
             )
             path = self.sqlite_path
-            background = wal_checkpoints and path is not None
+            if wal_checkpoints and path is not None:
+                from server.storage.wal import WalCheckpoints  # the server's only
+
+                self.wal = WalCheckpoints(path)
             _configure_sqlite(
                 self.sync_write_engine,
                 sqlite_synchronous,
                 immediate=True,
-                autocheckpoint=not background,
+                autocheckpoint=self.wal is None,
                 raw_begin=True,
             )
-            if background and path is not None:
-                from server.storage.wal import WalCheckpoints  # the server's only
-
-                self.wal = WalCheckpoints(path)
         else:
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
