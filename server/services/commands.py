@@ -198,20 +198,27 @@ class CommandService:
         self, future: Any, actor: Grant, decide: Decide, command_id: str | None
     ) -> Appended:
         """Wait for ``future``; while the decision turns out stale at commit, decide again
-        against the refreshed state. ``future`` None: the first decision was already stale."""
-        for _ in range(ATTEMPTS):
+        against the refreshed state, up to :data:`ATTEMPTS` decisions in all. ``future`` None:
+        the first decision was already stale.
+
+        Nothing is left queued when this gives up: the last decision's append is awaited, so a
+        client told ``StaleState`` knows its command was not appended."""
+        decided = 1
+        while True:
             if future is not None:
                 try:
                     result: Appended = await future
                     return result
                 except StaleState:
                     pass
+            if decided >= ATTEMPTS:
+                raise StaleState()
             state = await self._states.refresh(actor.room_id)
             try:
                 future = self._enqueue(actor, decide, state, command_id)
             except DomainError as exc:
                 return await self._refused(actor, command_id, exc)
-        raise StaleState()
+            decided += 1
 
     async def _submit_slowly(
         self, actor: Grant, decide: Decide, command_id: str | None

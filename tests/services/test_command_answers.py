@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from protocol.frames import SERVER_FRAME, Ack, encode
 from server.domain import commands as rules
 from server.domain.commands import Move
@@ -12,10 +14,19 @@ from server.domain.errors import DomainError
 from server.domain.grants import Grant
 from server.domain.room import RoomState
 from server.services.access import AccessService
-from server.services.commands import Answer, CommandService, Decide, ack, ack_frame
+from server.services.commands import (
+    ATTEMPTS,
+    Answer,
+    CommandService,
+    Decide,
+    ack,
+    ack_frame,
+)
+from server.services.errors import StaleState
 from server.services.rooms import RoomService
 from server.services.states import RoomStates
 from server.storage.database import Database
+from server.storage.log_reader import find_command
 from server.storage.writer import LogWriter
 from tests.support.live import three_party_setup
 
@@ -113,3 +124,46 @@ async def test_the_ack_frame_is_the_ack_model_encoded(
     assert repeated.duplicate and ack("o:1", room, opened).created
     for command_id, appended in (("o:1", opened), ("p.1", posted), ("p.1", repeated)):
         assert ack_frame(command_id, room, appended) == encode(ack(command_id, room, appended))
+
+
+async def test_a_command_stale_at_every_attempt_is_not_appended(
+    database: Database, writer: LogWriter
+) -> None:
+    """Each decision is made stale (another command changes the room's state just before it
+    commits) as many times as the service tries: the client is told StaleState, and no later
+    decision is left queued to commit after that answer."""
+    service, room = await service_and_room(database, writer)
+    us = Grant(room, "us-1", "unused")
+    bumps = 0
+
+    def bump(s: RoomState) -> Move:
+        return rules.decide_open_backchannel(s, "us-1", ["drv"], "")
+
+    for path in ("run", "ack"):
+        decided = 0
+
+        def post(s: RoomState) -> Move:
+            nonlocal decided, bumps
+            decided += 1
+            if decided <= ATTEMPTS:  # queued first, so this decision is stale at commit
+                bumps += 1
+                service.submit_for_ack(us, bump, f"bump-{bumps}", lambda _: None)
+            return rules.decide_post_message(s, "us-1", "plenary", "late", max_chars=100)
+
+        if path == "run":
+            with pytest.raises(StaleState):
+                await service.run(us, post, "run-post")
+        else:
+            answers = Answers(expected=1)
+            service.submit_for_ack(us, post, "ack-post", answers.to("ack-post"))
+            await asyncio.wait_for(answers.all_in.wait(), 30)
+            assert [type(a) for a in answers.got["ack-post"]] == [StaleState]
+        # Whatever was queued has committed once this append is answered.
+        await service.run(
+            us,
+            lambda s: rules.decide_post_message(s, "us-1", "plenary", "x", max_chars=9),
+            f"{path}-after",
+        )
+        async with database.engine.connect() as conn:
+            assert await find_command(conn, room, "us-1", f"{path}-post") is None
+        assert decided == ATTEMPTS
