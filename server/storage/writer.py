@@ -49,6 +49,7 @@ from server.storage.records import (
     StoredEvent,
 )
 from server.storage.tables import rooms
+from server.storage.worker import WorkerThread
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ class LogWriter:
         self._listeners: list[CommitListener] = []
         self._hooks: list[TransactionHook] = []
         self._sync_conn: Connection | None = None
-        """SQLite: the connection the writer's commits use, from its worker threads."""
+        """SQLite: the connection the writer's commits use, on its own thread."""
+        self._thread = WorkerThread("parley-log-writer")
+        """SQLite: where the transactions run (started by the first commit)."""
         self.batches = 0
         self.appended = 0
 
@@ -160,7 +163,8 @@ class LogWriter:
             await self._task
         conn, self._sync_conn = self._sync_conn, None
         if conn is not None:
-            await asyncio.to_thread(conn.close)
+            await self._thread.run(conn.close)
+        await self._thread.stop()
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -317,9 +321,10 @@ class LogWriter:
         """Write ``batch`` in one transaction; fills each request's result or error.
 
         The transaction is opened by synchronous SQLAlchemy; its hot statements run on the driver
-        underneath (:mod:`server.storage.append_sql`). On SQLite it runs in one worker thread
-        on a synchronous connection: one thread hop per commit instead of one per statement,
-        which is most of the CPU a small commit costs through the async driver. On PostgreSQL
+        underneath (:mod:`server.storage.append_sql`). On SQLite it runs on the writer's own
+        thread on a synchronous connection: one thread hop per commit instead of one per
+        statement, which is most of the CPU a small commit costs through the async driver, and
+        no pool between (:mod:`server.storage.worker`). On PostgreSQL
         it runs through the async driver (``run_sync``), which keeps the pool and the loop.
         """
         sync_engine = self._db.sync_write_engine
@@ -339,7 +344,7 @@ class LogWriter:
                     conn.close()
                     raise
 
-            return await asyncio.to_thread(in_thread)
+            return await self._thread.run(in_thread)
         async with self._db.write_engine.begin() as conn:
             return await conn.run_sync(self._commit_in, batch)
 

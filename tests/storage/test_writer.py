@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -355,3 +356,21 @@ def test_command_lookup_is_an_index_search_not_a_table_scan(
     for step in searches:
         assert step.startswith("SEARCH events USING INDEX"), plan
         assert "command_id=? AND actor_seat=? AND room_id=?" in step, plan
+
+
+async def test_sqlite_commits_run_on_the_writers_own_thread_which_close_ends(
+    database: Database,
+) -> None:
+    writer = LogWriter(database)
+    threads: set[threading.Thread] = set()
+    writer.add_transaction_hook(lambda conn, events: threads.add(threading.current_thread()))
+    room = await new_room(writer)
+    await asyncio.gather(*(writer.append(room, make_event()) for _ in range(20)))
+    await writer.append(room, make_event())
+    if database.sync_write_engine is None:  # PostgreSQL: the async driver, on the loop
+        assert threads == {threading.current_thread()}
+    else:
+        (thread,) = threads
+        assert thread.name == "parley-log-writer" and thread is not threading.current_thread()
+    await writer.close()
+    assert not any(t.is_alive() for t in threads if t is not threading.current_thread())
