@@ -3,6 +3,8 @@ stand alike, must be exactly what judging it for that seat alone gives."""
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from server.domain.room import Role
 from server.domain.visibility import Viewer
 from server.services.views.log import Commit, Offer
@@ -79,3 +81,10 @@ async def test_every_seat_is_offered_what_it_would_be_offered_alone(writer: LogW
     assert offered[("drv-2", at_start)] is not us_3
     assert offered[("observer", first + 1)] is not offered[("observer", at_start)]
     assert offered[("observer", first + 1)].frames == offered[("observer", at_start)].frames[2:]
+
+
+def test_offers_are_keyed_by_every_field_of_the_viewer() -> None:
+    """``Commit.offer`` shares an offer between seats by the viewer's role and party (hashing
+    the Viewer itself costs a Python call per seat per commit): a field added to Viewer must be
+    added to that key too, or seats that differ in it would share offers."""
+    assert [f.name for f in fields(Viewer)] == ["role", "party"]

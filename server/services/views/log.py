@@ -92,7 +92,7 @@ class Commit:
     state: RoomState | None
     _verdicts: dict[Viewer, dict[tuple[str, str | None], Visibility]] = field(default_factory=dict)
     _frames: dict[FrameKey, str] = field(default_factory=dict)
-    _offers: dict[tuple[Viewer, int, int], Offer] = field(default_factory=dict)
+    _offers: dict[tuple[str, str | None, int, int], Offer] = field(default_factory=dict)
     _mine: dict[str | None, dict[int, StoredEvent]] | None = None
 
     @property
@@ -116,7 +116,9 @@ class Commit:
         the number of seats there: they share that offer. A seat that caused some of the events
         gets a copy with its own frames swapped for the ones carrying its command ids.
         """
-        key = (viewer, last, last_sent)
+        # Keyed by the viewer's fields, not the viewer: hashing and comparing a Viewer runs
+        # its dataclass methods in Python, and this is looked up once per seat per commit.
+        key = (viewer.role, viewer.party, last, last_sent)
         shared = self._offers.get(key)
         if shared is None:
             shared = self._offers[key] = self._judge(viewer, last, last_sent)
