@@ -273,7 +273,7 @@ class LogWriter:
             if len(batch) == 1:
                 log.exception("append to room %s failed", batch[0].room_id)
                 stored = []
-                self._fail(batch[0], batch[0].error or RuntimeError("append failed"))
+                self._fail(batch[0], _refusal(batch[0]))
             else:
                 # One bad request must not sink the others: retry each on its own.
                 stored = []
@@ -493,6 +493,7 @@ class LogWriter:
 
 
 def _refusal(request: _Request) -> BaseException:
+    """What a request that got no result is refused with."""
     return request.error if request.error is not None else RuntimeError("append failed")
 
 
