@@ -64,23 +64,31 @@ FrameKey = tuple[int, bool, bool]
 """An event frame's seq, whether it is sealed, and whether it carries the command id."""
 
 
+def shared_frame(
+    frames: dict[FrameKey, str], event: StoredEvent, vis: Visibility
+) -> tuple[FrameKey, str]:
+    """The ``event`` frame every seat but its actor gets as ``vis`` allows, from ``frames`` or
+    encoded into it: an event is encoded once per visibility."""
+    key = (event.seq, vis is SEALED, False)
+    frame = frames.get(key)
+    if frame is None:
+        frame = frames[key] = event_frame(event, vis)
+    return key, frame
+
+
 def encoded(
     frames: dict[FrameKey, str], event: StoredEvent, vis: Visibility, seat_id: str
 ) -> tuple[FrameKey, str]:
-    """The ``event`` frame ``seat_id`` gets as ``vis`` allows, from ``frames`` or encoded into
-    it: seats that see an event alike share one frame, and the actor's frame is everyone else's
-    with the command id added, so an event is encoded once per visibility."""
-    own = event.seat == seat_id and event.command_id is not None
-    sealed = vis is SEALED
-    key = (event.seq, sealed, own)
-    frame = frames.get(key)
+    """The ``event`` frame ``seat_id`` gets as ``vis`` allows: the shared frame, or for the
+    actor that frame with the command id added (kept in ``frames`` too)."""
+    key, shared = shared_frame(frames, event, vis)
+    if event.seat != seat_id or event.command_id is None:
+        return key, shared
+    own_key = (key[0], key[1], True)
+    frame = frames.get(own_key)
     if frame is None:
-        shared_key = (event.seq, sealed, False)
-        shared = frames.get(shared_key)
-        if shared is None:
-            shared = frames[shared_key] = event_frame(event, vis)
-        frame = frames[key] = with_command_id(shared, event) if own else shared
-    return key, frame
+        frame = frames[own_key] = with_command_id(shared, event)
+    return own_key, frame
 
 
 @dataclass(slots=True)
@@ -162,10 +170,7 @@ class Commit:
             if vis is None:
                 vis = verdicts[kind, thread] = visibility(kind, thread, viewer, state)
             if vis is not HIDDEN:
-                key = (seq, vis is SEALED, False)
-                frame = shared.get(key)
-                if frame is None:
-                    frame = shared[key] = event_frame(event, vis)
+                key, frame = shared_frame(shared, event, vis)
                 frames.append(frame)
                 keys.append(key)
                 last_sent = seq
