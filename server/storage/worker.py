@@ -63,7 +63,7 @@ class WorkerThread:
             await asyncio.to_thread(thread.join)
 
     @property
-    def alive(self) -> bool:
+    def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def _main(self) -> None:

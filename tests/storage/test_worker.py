@@ -67,7 +67,7 @@ async def test_stop_lets_handed_over_jobs_finish_then_ends_the_thread() -> None:
     done: list[int] = []
     first = worker.run(lambda: (gate.wait(10), done.append(1)))
     second = worker.run(lambda: done.append(2))
-    assert worker.alive
+    assert worker.running
     stopping = asyncio.ensure_future(worker.stop())
     await asyncio.sleep(0.05)
     assert not stopping.done()  # the first job still holds the thread
@@ -75,7 +75,7 @@ async def test_stop_lets_handed_over_jobs_finish_then_ends_the_thread() -> None:
     await stopping
     await asyncio.gather(first, second)
     assert done == [1, 2]
-    assert not worker.alive
+    assert not worker.running
     with pytest.raises(RuntimeError, match="stopped"):
         worker.run(lambda: None)
 
@@ -83,4 +83,4 @@ async def test_stop_lets_handed_over_jobs_finish_then_ends_the_thread() -> None:
 async def test_stopping_an_unused_worker_starts_no_thread() -> None:
     worker = WorkerThread("test-worker")
     await worker.stop()
-    assert not worker.alive
+    assert not worker.running
