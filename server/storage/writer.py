@@ -269,11 +269,13 @@ class LogWriter:
     async def _write(self, batch: list[_Request]) -> None:
         try:
             stored = await self._commit(batch)
-        except Exception:
+        except Exception as exc:
             if len(batch) == 1:
                 log.exception("append to room %s failed", batch[0].room_id)
                 stored = []
-                self._fail(batch[0], _refusal(batch[0]))
+                # Refused with what failed (a lost database answers 503, a hook's conflict
+                # 409), as a request retried alone in a larger batch is below.
+                self._fail(batch[0], batch[0].error or exc)
             else:
                 # One bad request must not sink the others: retry each on its own.
                 stored = []

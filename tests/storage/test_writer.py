@@ -258,6 +258,23 @@ async def test_a_failed_transaction_leaves_the_next_one_whole(
     assert [e.seq for e in events] == [1, 2, 3]
 
 
+async def test_a_lone_request_is_refused_with_what_failed(writer: LogWriter) -> None:
+    """Alone in its transaction (as every command is at low load), a request whose transaction
+    fails gets the exception that failed it, as it would in a larger batch: that is what says
+    503 for a lost database and 409 for a conflict, where a stand-in would say 500."""
+    room = await new_room(writer)
+
+    class Refused(Exception):
+        pass
+
+    def hook(conn: object, events: object) -> None:
+        raise Refused("the hook refused the commit")
+
+    writer.add_transaction_hook(hook)
+    with pytest.raises(Refused, match="the hook refused"):
+        await writer.append(room, make_event())
+
+
 async def test_precondition_refuses_only_its_request(writer: LogWriter) -> None:
     room = await new_room(writer)
 
