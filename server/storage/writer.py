@@ -426,7 +426,7 @@ class LogWriter:
         self, request: _Request, head: RoomHead, now: datetime, ts: str
     ) -> list[StoredEvent]:
         """Give the request's events their seq, stage, time and salt; advance ``head``."""
-        size, stage = head.size, head.stage
+        size, stage, state_seq = head.size, head.stage, head.state_seq
         out: list[StoredEvent] = []
         for i, event in enumerate(request.events):
             seq = size + 1
@@ -463,11 +463,13 @@ class LogWriter:
             )
             size = seq
             if event.kind in STATE_KINDS:
-                head.state_seq = seq
+                state_seq = seq
             if event.kind == EventKind.STAGE_CHANGED:
                 # The stage-change event itself carries the stage it leaves; later ones the new.
                 stage = str(event.body["to"])
-        head.size, head.stage = size, stage
+        # Only now: a request refused halfway through (a later event that cannot be encoded)
+        # leaves the head as it was for the rest of the batch.
+        head.size, head.stage, head.state_seq = size, stage, state_seq
         return out
 
     def _insert(

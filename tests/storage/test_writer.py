@@ -275,6 +275,30 @@ async def test_a_lone_request_is_refused_with_what_failed(writer: LogWriter) -> 
         await writer.append(room, make_event())
 
 
+async def test_a_request_refused_halfway_leaves_the_rooms_state_seq(
+    writer: LogWriter, database: Database
+) -> None:
+    """A request whose first event changes the room's state and whose second cannot be encoded
+    is refused whole; the room's ``state_seq`` must not point at the seq its first event would
+    have had, which the next request of the same batch takes for an ordinary message."""
+    room = await new_room(writer)
+    refused = writer.enqueue(
+        room,
+        [
+            make_event(kind=EventKind.AGENDA_ISSUE_ADDED.value, body={"issue": "timeline"}),
+            make_event(body={"ratio": 0.5}),
+        ],
+    )
+    kept = writer.enqueue(room, [make_event()])
+    outcomes = await asyncio.gather(refused, kept, return_exceptions=True)
+    assert isinstance(outcomes[0], CanonicalError)
+    assert isinstance(outcomes[1], Appended) and outcomes[1].first.seq == 2
+    async with database.engine.connect() as conn:
+        head = await log_reader.get_room(conn, room)
+    assert head is not None and head.size == 2
+    assert head.state_seq == 1  # room_created; seq 2 is a message
+
+
 async def test_precondition_refuses_only_its_request(writer: LogWriter) -> None:
     room = await new_room(writer)
 
