@@ -13,7 +13,9 @@ after a lost ack) is answered with that first event instead of the refusal.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -34,6 +36,8 @@ from server.storage.log_reader import find_command
 from server.storage.records import Appended, NewEvent, RoomHead, StoredEvent
 from server.storage.writer import Answer as WriterAnswer
 from server.storage.writer import LogWriter
+
+log = logging.getLogger(__name__)
 
 
 def created_by(event: StoredEvent) -> str | None:
@@ -112,6 +116,96 @@ Answer = Callable[[str | BaseException], None]
 ATTEMPTS = 5
 
 
+class CommandLane:
+    """One connection's commands, appended in the order it sent them.
+
+    A command normally takes the fast path: decided against the cached state and queued in the
+    writer as its frame is read, so a connection's commands reach the log in order. One whose
+    decision is stale at commit (the room's state moved since it was decided, often by the
+    connection's own command just ahead of it) must be decided again, and later commands must
+    not overtake it. So the first stale decision closes the lane, inside the writer's check:
+    every later command of the lane still queued in the writer is refused as stale too, and
+    the connection's next commands skip the fast path. All of them then run here one at a time,
+    in the order sent, each decided against the state the one before it left, and the lane
+    opens again once none is left. A command whose room's state is not cached yet waits here
+    the same way.
+
+    ``closed_at`` is set by the writer's check (on the writer's thread for SQLite) and reset
+    here only when none of the lane's commands is in the writer; everything else runs on the
+    event loop.
+    """
+
+    __slots__ = ("_closed_at", "_in_writer", "_runner", "_sent", "_waiting")
+
+    def __init__(self) -> None:
+        self._sent = 0
+        self._closed_at: int | None = None
+        """The number of the lane's first stale command, while the lane is closed."""
+        self._in_writer = 0
+        """The lane's commands queued in the writer and not answered yet."""
+        self._waiting: list[tuple[int, Callable[[], Coroutine[Any, Any, str]], Answer]] = []
+        """Commands to run here, by number (a heap)."""
+        self._runner: asyncio.Task[None] | None = None
+
+    def take_number(self) -> int:
+        self._sent += 1
+        return self._sent
+
+    @property
+    def open(self) -> bool:
+        """Whether the next command may take the fast path."""
+        return self._closed_at is None and not self._waiting and self._runner is None
+
+    def check(self, number: int, decided_at: int, head: RoomHead) -> None:
+        """The writer's check of the lane's command ``number`` decided at ``decided_at``."""
+        closed_at = self._closed_at
+        if closed_at is not None and number > closed_at:
+            raise StaleState()  # behind a stale one: decided again after it, not before
+        if head.state_seq != decided_at:
+            if closed_at is None:
+                self._closed_at = number
+            raise StaleState()
+
+    def queued(self) -> None:
+        self._in_writer += 1
+
+    def answered(self) -> None:
+        self._in_writer -= 1
+        self._start()
+
+    def wait(
+        self, number: int, work: Callable[[], Coroutine[Any, Any, str]], answer: Answer
+    ) -> None:
+        """Run ``work()`` here in its turn and ``answer`` with its ack or its exception."""
+        heapq.heappush(self._waiting, (number, work, answer))
+        self._start()
+
+    def _start(self) -> None:
+        # Only once every command of the lane in the writer is answered: those behind a stale
+        # one come back stale, and are waiting here by then, in their places.
+        if self._runner is None and self._waiting and not self._in_writer:
+            self._runner = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                _, work, answer = heapq.heappop(self._waiting)
+                try:
+                    outcome: str | BaseException = await work()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    outcome = exc
+                try:
+                    answer(outcome)
+                except Exception:  # one answer's failure must not strand the commands behind it
+                    log.exception("answering a command failed")
+        finally:
+            self._runner = None
+            if not self._waiting:
+                self._closed_at = None
+
+
 class CommandService:
     def __init__(self, db: Database, writer: LogWriter, states: RoomStates) -> None:
         self._db = db
@@ -131,37 +225,68 @@ class CommandService:
             return self._refused(actor, command_id, exc)
         return self._finish(future, actor, decide, command_id)
 
-    def submit_for_ack(self, actor: Grant, decide: Decide, command_id: str, answer: Answer) -> None:
+    def submit_for_ack(
+        self,
+        actor: Grant,
+        decide: Decide,
+        command_id: str,
+        answer: Answer,
+        lane: CommandLane | None = None,
+    ) -> None:
         """:meth:`submit`, answered by calling ``answer`` once with the command's ``ack`` frame
-        (encoded) or with the exception that refused it.
+        (encoded) or with the exception that refused it; ``lane`` keeps a connection's commands
+        in the order sent (:class:`CommandLane`).
 
         In the common case (the room's state is cached, the decision is allowed and still
         current at commit) the writer calls back once the commit is durable and fanned out, with
         no task, no future and no loop turn of its own: at thousands of commands a second a task
         each was a tenth of the server's CPU. Anything else (loading the state, a refusal, a
-        decision gone stale) runs :meth:`submit` in a task.
+        decision gone stale) runs :meth:`submit` in a task, or in its turn in the lane.
         """
         room_id = actor.room_id
+
+        def in_turn() -> Coroutine[Any, Any, str]:
+            return _ack_of(command_id, room_id, self.submit(actor, decide, command_id))
+
+        number = 0
+        if lane is not None:
+            number = lane.take_number()
+            if not lane.open:
+                lane.wait(number, in_turn, answer)
+                return
         state = self._states.cached(room_id)
         if state is not None:
 
             def done(outcome: Appended | BaseException) -> None:
+                if lane is not None:
+                    lane.answered()
                 if isinstance(outcome, Appended):
                     answer(ack_frame(command_id, room_id, outcome))
                 elif isinstance(outcome, StaleState):
-                    again = self._finish(None, actor, decide, command_id)
-                    _answer_when_done(_ack_of(command_id, room_id, again), answer)
+
+                    def again() -> Coroutine[Any, Any, str]:
+                        retried = self._finish(None, actor, decide, command_id)
+                        return _ack_of(command_id, room_id, retried)
+
+                    if lane is None:
+                        _answer_when_done(again(), answer)
+                    else:
+                        lane.wait(number, again, answer)
                 else:
                     answer(outcome)
 
             try:
-                self._enqueue(actor, decide, state, command_id, then=done)
+                self._enqueue(actor, decide, state, command_id, then=done, lane=lane, number=number)
             except DomainError:
                 pass  # refused: decided again, and answered, the slow way
             else:
+                if lane is not None:
+                    lane.queued()
                 return
-        pending = self.submit(actor, decide, command_id)
-        _answer_when_done(_ack_of(command_id, room_id, pending), answer)
+        if lane is not None and state is None:
+            lane.wait(number, in_turn, answer)  # the commands sent after it wait for its state
+            return
+        _answer_when_done(in_turn(), answer)
 
     async def run(self, actor: Grant, decide: Decide, command_id: str | None) -> Appended:
         return await self.submit(actor, decide, command_id)
@@ -173,16 +298,25 @@ class CommandService:
         state: RoomState,
         command_id: str | None,
         then: WriterAnswer | None = None,
+        lane: CommandLane | None = None,
+        number: int = 0,
     ) -> Any:
         """Decide against ``state`` and queue the append: its future, or None if ``then`` is
-        to be called with the outcome instead."""
+        to be called with the outcome instead; checked at commit by ``lane`` if given."""
         decided = decide(state)
         moves = decided if isinstance(decided, tuple) else (decided,)
         decided_at = state.state_seq
 
-        def still_current(head: RoomHead) -> None:
-            if head.state_seq != decided_at:
-                raise StaleState()
+        if lane is None:
+
+            def still_current(head: RoomHead) -> None:
+                if head.state_seq != decided_at:
+                    raise StaleState()
+
+        else:
+
+            def still_current(head: RoomHead) -> None:
+                lane.check(number, decided_at, head)
 
         new = tuple(
             NewEvent(m.kind, m.body, seat=m.seat, party=m.party, thread=m.thread) for m in moves

@@ -40,6 +40,7 @@ from server.realtime.hub import Subscription
 from server.realtime.machine import Input, Machine, State, Step
 from server.realtime.outbox import Outbox
 from server.realtime.ratelimit import TokenBucket
+from server.services.commands import CommandLane
 from server.services.decisions import decision
 from server.services.errors import Unauthenticated
 from server.web.auth import check_origin
@@ -104,6 +105,7 @@ class Connection:
         "app",
         "bucket",
         "grants",
+        "lane",
         "machine",
         "outbox",
         "settings",
@@ -134,6 +136,8 @@ class Connection:
         self.machine = Machine()
         self.grants: dict[str, Grant] = {}
         self.subscriptions: list[Subscription] = []
+        self.lane: CommandLane | None = None
+        """Keeps this connection's commands in the order sent (made by the first command)."""
         self._tasks: set[asyncio.Task[None]] | None = None
         """Closes under way (made when there is one: most connections never have any)."""
 
@@ -409,8 +413,11 @@ class Connection:
             return
         decide = decision(frame, grant.seat_id, self.settings.max_text_chars)
         command_id, room = frame.id, frame.room
+        lane = self.lane
+        if lane is None:
+            lane = self.lane = CommandLane()
         self.app[SERVICES].commands.submit_for_ack(
-            grant, decide, command_id, lambda outcome: self._answer(command_id, room, outcome)
+            grant, decide, command_id, lambda outcome: self._answer(command_id, room, outcome), lane
         )
 
     def _answer(self, command_id: str, room: str, outcome: str | BaseException) -> None:

@@ -17,6 +17,7 @@ from server.services.access import AccessService
 from server.services.commands import (
     ATTEMPTS,
     Answer,
+    CommandLane,
     CommandService,
     Decide,
     ack,
@@ -167,3 +168,46 @@ async def test_a_command_stale_at_every_attempt_is_not_appended(
         async with database.engine.connect() as conn:
             assert await find_command(conn, room, "us-1", f"{path}-post") is None
         assert decided == ATTEMPTS
+
+
+async def test_a_connections_commands_are_appended_in_the_order_sent(
+    database: Database, writer: LogWriter
+) -> None:
+    """A connection pipelines a state change and a message: the message, decided against the
+    state before the change, is stale at commit and decided again. A command the connection
+    sends once the first is acknowledged must not overtake it; nor may a run of state changes
+    sent back to back run out of attempts on each other."""
+    service, room = await service_and_room(database, writer)
+    us = Grant(room, "us-1", "unused")
+    lane = CommandLane()
+    answers = Answers(expected=10)
+
+    def submit(decide: Decide, command_id: str) -> None:
+        service.submit_for_ack(us, decide, command_id, answers.to(command_id), lane)
+
+    def post(text: str) -> Decide:
+        return lambda s: rules.decide_post_message(s, "us-1", "plenary", text, max_chars=100)
+
+    def open_with(party: str) -> Decide:
+        return lambda s: rules.decide_open_backchannel(s, "us-1", [party], "")
+
+    acked = asyncio.Event()
+
+    def answer_b1(outcome: str | BaseException) -> None:
+        answers.to("b1")(outcome)
+        acked.set()
+
+    service.submit_for_ack(us, open_with("drv"), "b1", answer_b1, lane)
+    submit(post("first"), "m1")
+    await acked.wait()  # m1, stale at commit, is being decided again meanwhile
+    submit(post("after the ack"), "m2")
+    for n in range(6):
+        submit(open_with("drv" if n % 2 else "rvn"), f"c{n}")
+    submit(post("last"), "m3")
+    await asyncio.wait_for(answers.all_in.wait(), 30)
+
+    sent = ["b1", "m1", "m2", *(f"c{n}" for n in range(6)), "m3"]
+    outcomes = {command_id: answers.got[command_id] for command_id in sent}
+    assert all(len(a) == 1 and isinstance(a[0], Ack) for a in outcomes.values()), outcomes
+    seqs = {command_id: a[0].seq for command_id, a in outcomes.items()}  # type: ignore[union-attr]
+    assert list(seqs.values()) == sorted(seqs.values()), seqs
