@@ -44,11 +44,29 @@ routes = web.RouteTableDef()
 B = TypeVar("B", bound=BaseModel)
 
 
-async def read_body(request: web.Request, model: type[B]) -> B:
+async def json_text(request: web.Request) -> str:
+    """The text of a body that must be JSON, decoded with the Content-Type's charset.
+
+    A charset Python does not know (``bogus``), or a codec that does not turn bytes into text
+    (``rot13``), is the client's mistake: 400, not a failure of the server.
+    """
     if request.content_type != "application/json":
         raise ApiError(ErrorCode.BAD_REQUEST, "send a JSON body (Content-Type: application/json)")
+    charset = request.charset or "utf-8"
     try:
-        data = json.loads(await request.text())
+        return await request.text()
+    except LookupError:
+        raise ApiError(
+            ErrorCode.BAD_REQUEST, f"unknown charset {charset!r}", field="Content-Type"
+        ) from None
+    except UnicodeError:
+        raise ApiError(ErrorCode.BAD_REQUEST, f"the body is not {charset} text") from None
+
+
+async def read_body(request: web.Request, model: type[B]) -> B:
+    text = await json_text(request)
+    try:
+        data = json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise ApiError(ErrorCode.BAD_REQUEST, f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -17,6 +17,7 @@ from protocol.errors import ErrorCode
 from protocol.frames import FrameError, Hello, Ping, decode_command
 from server.services.commands import command_ack
 from server.services.decisions import decision
+from server.web.api import json_text
 from server.web.auth import authenticate
 from server.web.errors import ApiError
 from server.web.keys import SERVICES, SETTINGS
@@ -100,14 +101,8 @@ async def command(request: web.Request) -> web.Response:
     """Any WebSocket command frame, over HTTP: the same validation, decision and service."""
     grant = await authenticate(request)
     await request.app[SERVICES].views.seat(grant, request.match_info["room"])
-    if request.content_type != "application/json":
-        raise ApiError(ErrorCode.BAD_REQUEST, "send a JSON body (Content-Type: application/json)")
     try:
-        text = await request.text()
-    except UnicodeDecodeError:
-        raise ApiError(ErrorCode.BAD_REQUEST, "the body is not UTF-8 text") from None
-    try:
-        frame = decode_command(text)
+        frame = decode_command(await json_text(request))
     except FrameError as exc:
         # Over HTTP the WebSocket's framing codes read as the API's own.
         code = HTTP_CODES.get(exc.code, exc.code)

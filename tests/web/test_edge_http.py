@@ -141,3 +141,33 @@ async def test_answers_that_carry_or_depend_on_a_session_are_not_stored(
         assert headers["Cache-Control"] == "no-store"
         _, headers, _ = fetch(server.base_url + "/api/v1/health")
         assert "Cache-Control" not in headers
+
+
+async def test_a_json_body_in_a_charset_python_cannot_decode_is_a_bad_request(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    with sqlite_server(sqlite_template, tmp_path) as server:
+        room = await server.create_room()
+        token = room.seat("facilitator").token
+        command = {"v": 1, "type": "ping", "id": "p"}
+        routes = [
+            ("/api/v1/invites/redeem", {"token": "pi_x"}, {}),
+            ("/api/v1/browser/join", {"token": "pi_x"}, {}),
+            (f"/api/v1/rooms/{room.id}/commands", command, {"Authorization": f"Bearer {token}"}),
+        ]
+        for path, body, headers in routes:
+            for charset in ("bogus", "rot13"):
+                status, _, raw = fetch(
+                    server.base_url + path,
+                    method="POST",
+                    body=json.dumps(body).encode(),
+                    headers={"Content-Type": f"application/json; charset={charset}", **headers},
+                )
+                error = json.loads(raw)["error"]
+                assert (status, error["code"], error["field"]) == (
+                    400,
+                    "bad_request",
+                    "Content-Type",
+                ), (path, charset, error)
+        server.stop()
+    assert "Traceback" not in server.process.stderr, server.process.stderr
