@@ -47,13 +47,26 @@ routes.get("/join")(_page)
 routes.get("/organise")(_page)
 
 
+def _served(relative: str) -> Path | None:
+    """The client file ``relative`` names, or ``None`` if it is not one we serve.
+
+    A name the system cannot look up (a NUL byte, a component past ``NAME_MAX``) is a file we
+    do not have, like any other.
+    """
+    if any(p.startswith(".") or p in NOT_SERVED for p in Path(relative).parts):
+        return None
+    try:
+        path = (ROOT / relative).resolve()
+        if path.is_relative_to(ROOT) and path.suffix in CONTENT_TYPES and path.is_file():
+            return path
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 @routes.get("/web/{path:.+}")
 async def asset(request: web.Request) -> web.Response:
-    relative = request.match_info["path"]
-    parts = Path(relative).parts
-    if any(p.startswith(".") or p in NOT_SERVED for p in parts):
-        raise web.HTTPNotFound()
-    path = (ROOT / relative).resolve()
-    if not path.is_relative_to(ROOT) or path.suffix not in CONTENT_TYPES or not path.is_file():
+    path = _served(request.match_info["path"])
+    if path is None:
         raise web.HTTPNotFound()
     return _file_response(path)

@@ -93,6 +93,20 @@ def test_the_page_and_its_modules_are_served_under_the_strict_policy(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_file_name_the_system_cannot_look_up_is_not_found(live_server: LiveServer) -> None:
+    base = live_server.base_url
+    for path in (
+        "/web/js/main%00.js",
+        "/web/" + "a" * 300 + ".js",
+        "/web/js/" + "a" * 300 + ".js",
+    ):
+        assert get(base + path)[0] == 404, path
+    assert get(base + "/web/js/main.js")[0] == 200
+    live_server.stop()
+    assert "Traceback" not in live_server.process.stderr, live_server.process.stderr
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_browser_websocket_wants_its_own_origin_and_a_cookie_seat(
     live_server: LiveServer,
 ) -> None:
