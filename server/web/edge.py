@@ -10,6 +10,10 @@ is aiohttp's protocol with one watchdog per connection, in four phases::
        +------------------(headers parsed, no body)------------------------+
     BUSY --(response sent)--> IDLE --(first byte of the next request)--> HEADERS
 
+A request pipelined behind the one being answered is parsed as its bytes arrive: if its body
+is still coming, the phase is BODY already, and sending the first answer leaves it (and its
+watchdog) as it is.
+
 - HEADERS: from the connection's opening, or from the first byte of a later request, the
   complete headers must arrive within ``header_timeout``;
 - BODY: the body must arrive within ``body_timeout`` of the headers;
@@ -200,9 +204,23 @@ class EdgeProtocol(RequestHandler):
         self, request: web.BaseRequest, resp: web.StreamResponse, start_time: float | None
     ) -> tuple[web.StreamResponse, bool]:
         result = await super().finish_response(request, resp, start_time)
-        if self._payload_parser is None:  # not a WebSocket: a declined upgrade goes on as HTTP
-            self._enter(Phase.IDLE)  # aiohttp's keep-alive timeout takes over
+        if self._payload_parser is None and not self._next_body_coming():
+            # Not a WebSocket (a declined upgrade goes on as HTTP), and no pipelined request
+            # waiting for its body: aiohttp's keep-alive timeout takes over.
+            self._enter(Phase.IDLE)
         return result
+
+    def _next_body_coming(self) -> bool:
+        """Whether the watchdog is timing the body of a request pipelined behind this one.
+
+        Only the last request parsed can still be missing body bytes. The answered request's
+        own unread body is not one: aiohttp's lingering close deals with that.
+        """
+        return (
+            self._phase is Phase.BODY
+            and bool(self._messages)
+            and self._messages[-1][1] is self._body
+        )
 
     # -- the watchdog ----------------------------------------------------------------------
 

@@ -93,6 +93,25 @@ def test_a_body_trickled_a_byte_at_a_time_is_cut_off(sqlite_template: Path, tmp_
         assert time.monotonic() - start < 4
 
 
+def test_a_pipelined_body_that_stops_coming_is_cut_off_after_the_body_timeout(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The second request's headers and the start of its body come with the first request:
+    answering the first must not stop the second's body from being timed."""
+    pipelined = HEALTH + (
+        b"POST /api/v1/invites/redeem HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100\r\n\r\n{"
+    )
+    with sqlite_server(sqlite_template, tmp_path, **TIMEOUTS) as server:
+        with connect(server.port) as s:
+            s.sendall(pipelined)
+            assert read_answer(s).status == 200
+            waited = seconds_until_closed(s, limit=10)
+        server.stop()
+    assert 0.8 <= waited < 4
+    assert "Traceback" not in server.process.stderr, server.process.stderr
+
+
 def test_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_timeout(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
