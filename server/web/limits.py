@@ -1,11 +1,14 @@
 """Rate limits per client address on the two doors a stranger can knock at without a session.
 
-- ``POST /api/v1/invites/redeem``: a token bucket per address (``PARLEY_REDEEM_PER_MINUTE``,
-  ``PARLEY_REDEEM_BURST``), and after ``PARLEY_REDEEM_BACKOFF_AFTER`` failed redemptions in
-  a row a wait of 1, 2, 4 ... seconds before the next attempt (up to
-  ``PARLEY_REDEEM_BACKOFF_CAP``); a success clears it.
-- ``GET /api/v1/ws``: a token bucket per address for new WebSockets
+- Redeeming a secret token (``POST /api/v1/invites/redeem``, ``POST /api/v1/browser/join``,
+  ``POST /api/v1/organiser/session``): a token bucket per address
+  (``PARLEY_REDEEM_PER_MINUTE``, ``PARLEY_REDEEM_BURST``), and after
+  ``PARLEY_REDEEM_BACKOFF_AFTER`` failed redemptions in a row a wait of 1, 2, 4 ... seconds
+  before the next attempt (up to ``PARLEY_REDEEM_BACKOFF_CAP``); a success clears it.
+- New WebSockets (``GET /api/v1/ws``, ``GET /api/v1/browser/ws``): a token bucket per address
   (``PARLEY_UPGRADES_PER_MINUTE``, ``PARLEY_UPGRADE_BURST``).
+
+Each door's routes share one bucket: a guesser gains nothing by spreading its attempts.
 
 A refusal is 429 ``rate_limited`` with ``Retry-After``; it is logged once per address and
 minute, never per attempt. The address is the client's as :mod:`server.web.addresses` finds it.
@@ -28,8 +31,14 @@ log = logging.getLogger(__name__)
 
 LOG_LINES = 20
 """Refusal lines a minute, at most, over all addresses."""
-REDEEM = ("POST", "/api/v1/invites/redeem")
-UPGRADE = ("GET", "/api/v1/ws")
+REDEEM = frozenset(
+    {
+        ("POST", "/api/v1/invites/redeem"),
+        ("POST", "/api/v1/browser/join"),
+        ("POST", "/api/v1/organiser/session"),
+    }
+)
+UPGRADE = frozenset({("GET", "/api/v1/ws"), ("GET", "/api/v1/browser/ws")})
 
 
 class Limits:
@@ -55,9 +64,9 @@ class Limits:
         awaitable, so no frame of this middleware stays alive under a WebSocket's handler for
         the socket's life."""
         route = (request.method, request.path)
-        if route == REDEEM:
+        if route in REDEEM:
             return self._redeem(request, handler)
-        if route != UPGRADE:
+        if route not in UPGRADE:
             return handler(request)
         address = client_address(request, self.trusted)
         refused = self._refusal(self.upgrade, "new WebSockets", address)

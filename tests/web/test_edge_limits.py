@@ -13,12 +13,15 @@ from tests.support.live import http
 from tests.support.rawhttp import connect, read_answer, request, sqlite_server
 
 HEALTH = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+JOIN = "/api/v1/browser/join"
 
 
-def redeem(base_url: str, token: str, **headers: str) -> tuple[int, Any, dict[str, str]]:
-    """(status, JSON body, headers) of one redemption."""
+def redeem(
+    base_url: str, token: str, path: str = "/api/v1/invites/redeem", **headers: str
+) -> tuple[int, Any, dict[str, str]]:
+    """(status, JSON body, headers) of one redemption at ``path``."""
     req = urllib.request.Request(
-        base_url + "/api/v1/invites/redeem",
+        base_url + path,
         data=json.dumps({"token": token}).encode(),
         method="POST",
         headers={"Content-Type": "application/json", **headers},
@@ -88,6 +91,28 @@ def test_redeem_attempts_are_limited_per_address_with_back_off_after_failures(
     )
 
 
+def test_joining_from_a_browser_is_limited_like_redeeming(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    settings = {"PARLEY_REDEEM_BURST": "100", "PARLEY_REDEEM_BACKOFF_AFTER": "3"}
+    with sqlite_server(sqlite_template, tmp_path, **settings) as server:
+        statuses = [redeem(server.base_url, f"pi_guess{i}", JOIN)[0] for i in range(3)]
+        assert statuses == [401, 401, 401]
+        status, body, headers = redeem(server.base_url, "pi_guess3", JOIN)
+        assert (status, body["error"]["code"], headers["Retry-After"]) == (429, "rate_limited", "1")
+
+
+def test_every_door_that_takes_a_secret_token_shares_one_back_off(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """Spreading guesses over the routes gains a guesser nothing."""
+    settings = {"PARLEY_REDEEM_BURST": "100", "PARLEY_REDEEM_BACKOFF_AFTER": "3"}
+    doors = ("/api/v1/invites/redeem", JOIN, "/api/v1/organiser/session")
+    with sqlite_server(sqlite_template, tmp_path, **settings) as server:
+        assert [redeem(server.base_url, "pi_guess", door)[0] for door in doors] == [401] * 3
+        assert [redeem(server.base_url, "po_guess", door)[0] for door in doors] == [429] * 3
+
+
 def test_the_redeem_bucket_refuses_a_burst_even_of_malformed_attempts(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
@@ -130,12 +155,22 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(
         assert statuses == [401, 401, 429]
 
 
+def upgrade_request(path: str, *headers: str) -> bytes:
+    head = [
+        f"GET {path} HTTP/1.1",
+        "Host: x",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        *headers,
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+
 def test_new_websockets_are_limited_per_address(sqlite_template: Path, tmp_path: Path) -> None:
     settings = {"PARLEY_UPGRADE_BURST": "2", "PARLEY_UPGRADES_PER_MINUTE": "1"}
-    upgrade = (
-        b"GET /api/v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
+    upgrade = upgrade_request("/api/v1/ws")
     with sqlite_server(sqlite_template, tmp_path, **settings) as server:
         opened = [connect(server.port) for _ in range(2)]
         try:
@@ -149,6 +184,26 @@ def test_new_websockets_are_limited_per_address(sqlite_template: Path, tmp_path:
             with connect(server.port, source="127.0.0.2") as other:
                 other.sendall(upgrade)
                 assert other.recv(12) == b"HTTP/1.1 101"
+        finally:
+            for sock in opened:
+                sock.close()
+
+
+def test_the_browsers_websockets_share_the_new_websocket_bucket(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    settings = {"PARLEY_UPGRADE_BURST": "2", "PARLEY_UPGRADES_PER_MINUTE": "1"}
+    with sqlite_server(sqlite_template, tmp_path, **settings) as server:
+        browser = upgrade_request("/api/v1/browser/ws", f"Origin: {server.base_url}")
+        opened = [connect(server.port) for _ in range(2)]
+        try:
+            for sock in opened:
+                sock.sendall(browser)
+                assert sock.recv(12) == b"HTTP/1.1 101"
+            for raw in (browser, upgrade_request("/api/v1/ws")):
+                refused = request(server.port, raw)
+                assert refused.status == 429
+                assert refused.json()["error"]["code"] == "rate_limited"
         finally:
             for sock in opened:
                 sock.close()

@@ -103,7 +103,10 @@ WRITES = (
 UNEXERCISED: dict[tuple[str, int], str] = {
     **{(op, 503): "the log writer closes only while the server shuts down" for op in WRITES},
     ("getHealth", 503): "needs an unreachable database: test_health_without_database",
-    ("redeemInvite", 429): "needs a flood from one address: tests/web/test_edge_limits.py",
+    **{
+        (op, 429): "needs a flood from one address: tests/web/test_edge_limits.py"
+        for op in ("redeemInvite", "joinBrowser", "startOrganiserSession")
+    },
     ("openBackchannel", 409): "only when the room keeps changing under five retries in a row",
     **{
         (op, 409): "needs the log rewritten behind the server's back: tests/web/test_ledger_api.py"
