@@ -17,7 +17,9 @@ it is written, in queue order, whatever happens to the waiter. So nothing is los
 by a cancellation; the client learns the outcome by repeating its command id.
 
 If a batch fails as a whole (a request violates a constraint, say), every request of it is
-retried in a transaction of its own, so one bad request cannot sink its neighbours.
+retried in a transaction of its own, so one bad request cannot sink its neighbours; unless the
+database itself failed (it went away, or no connection could be had in time), which is no
+request's fault: then every request of the batch is refused with that error at once.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import sqlalchemy.exc
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
@@ -39,7 +42,7 @@ from server.domain.room import STATE_KINDS
 from server.ledger.merkle import Frontier, append_leaves, leaf_hash
 from server.storage.append_sql import AppendStatements, EventRow, HeadRow, NodeRow
 from server.storage.database import Database
-from server.storage.errors import RoomExists, RoomNotFound, WriterClosed
+from server.storage.errors import RoomExists, RoomNotFound, WriterClosed, disconnected
 from server.storage.records import (
     Appended,
     NewEvent,
@@ -270,15 +273,20 @@ class LogWriter:
         try:
             stored = await self._commit(batch)
         except Exception as exc:
-            if len(batch) == 1:
-                log.exception("append to room %s failed", batch[0].room_id)
-                stored = []
+            stored = []
+            if len(batch) == 1 or _database_failed(exc):
                 # Refused with what failed (a lost database answers 503, a hook's conflict
-                # 409), as a request retried alone in a larger batch is below.
-                self._fail(batch[0], batch[0].error or exc)
+                # 409), as a request retried alone in a larger batch is below. A database
+                # that is gone or out of connections is no one request's fault: retrying each
+                # alone would make every waiter wait for it once per request ahead of it.
+                if len(batch) == 1:
+                    log.exception("append to room %s failed", batch[0].room_id)
+                else:
+                    log.error("a batch of %d appends failed: %s", len(batch), exc)
+                for request in batch:
+                    self._fail(request, request.error or exc)
             else:
                 # One bad request must not sink the others: retry each on its own.
-                stored = []
                 for request in batch:
                     request.result = request.error = None
                     request.rows = []
@@ -494,6 +502,12 @@ class LogWriter:
             )
         sql.insert_nodes(node_rows)
         sql.update_heads(head_rows)
+
+
+def _database_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` failed a transaction whatever it held: the database went away, or no
+    connection to it could be had in time."""
+    return disconnected(exc) or isinstance(exc, sqlalchemy.exc.TimeoutError)
 
 
 def _refusal(request: _Request) -> BaseException:

@@ -13,6 +13,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from protocol.canonical import CanonicalError, canonical_json
 from server.domain.events import EventKind, parse_timestamp
@@ -273,6 +274,25 @@ async def test_a_lone_request_is_refused_with_what_failed(writer: LogWriter) -> 
     writer.add_transaction_hook(hook)
     with pytest.raises(Refused, match="the hook refused"):
         await writer.append(room, make_event())
+
+
+async def test_a_batch_the_database_fails_is_refused_at_once(writer: LogWriter) -> None:
+    """A batch that fails because the database is unavailable is refused whole with that error,
+    in one transaction: retrying each request alone would make every waiter wait out the
+    database once per request ahead of it."""
+    room = await new_room(writer)
+    attempts = 0
+
+    def hook(conn: object, events: object) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise OperationalError("COMMIT", None, ConnectionError("the server closed the connection"))
+
+    writer.add_transaction_hook(hook)
+    batch = [writer.enqueue(room, [make_event()]) for _ in range(5)]
+    outcomes = await asyncio.gather(*batch, return_exceptions=True)
+    assert all(isinstance(o, OperationalError) for o in outcomes), outcomes
+    assert attempts == 1
 
 
 async def test_a_request_refused_halfway_leaves_the_rooms_state_seq(
