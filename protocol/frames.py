@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -451,7 +452,19 @@ def decode_command(text: str) -> Hello | ClientCommand:
     so such a frame fails validation and is decided again on ``json``'s reading, as is every
     refused frame (so errors say what they always said), every ``add_issue`` and anything but
     an object.
+
+    Both parsers read nesting deeper than the stack leaves room to walk (``orjson`` to 1024
+    levels): whatever then overflows it, validation or a message, the frame is a bad one.
     """
+    try:
+        return _read(text)
+    except RecursionError:
+        raise FrameError(
+            ErrorCode.BAD_FRAME, "frame is not valid JSON: nested too deeply"
+        ) from None
+
+
+def _read(text: str) -> Hello | ClientCommand:
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -471,6 +484,17 @@ def _parse(text: str) -> object:
         raise FrameError(ErrorCode.BAD_FRAME, f"frame is not valid JSON: {exc}") from None
 
 
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel = 3
+_SHOWN.maxstring = _SHOWN.maxother = _SHOWN.maxlong = 40
+
+
+def _shown(value: object) -> str:
+    """A client's value as an error message quotes it: bounded in length and depth, since a
+    whole repr of a value nested as deep as the parsers read overflows the stack."""
+    return _SHOWN.repr(value)
+
+
 def _decode(data: object) -> Hello | ClientCommand:
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.BAD_FRAME, "a frame must be a JSON object")
@@ -480,7 +504,7 @@ def _decode(data: object) -> Hello | ClientCommand:
     if data["v"] != PROTOCOL_VERSION or type(data["v"]) is not int:
         raise FrameError(
             ErrorCode.UNSUPPORTED_VERSION,
-            f"protocol version {data['v']!r} is not supported; this server speaks "
+            f"protocol version {_shown(data['v'])} is not supported; this server speaks "
             f"{PROTOCOL_VERSION}",
             field="v",
             id=cid,
@@ -490,8 +514,9 @@ def _decode(data: object) -> Hello | ClientCommand:
         raise FrameError(ErrorCode.INVALID, "the frame type is missing", field="type", id=cid)
     model = CLIENT_TYPES.get(kind) if isinstance(kind, str) else None
     if model is None:
+        named = kind if isinstance(kind, str) else _shown(kind)
         raise FrameError(
-            ErrorCode.UNKNOWN_TYPE, f"unknown frame type {str(kind)[:40]!r}", field="type", id=cid
+            ErrorCode.UNKNOWN_TYPE, f"unknown frame type {named[:40]!r}", field="type", id=cid
         )
     try:
         frame = model.model_validate(data)

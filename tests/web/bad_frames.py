@@ -606,6 +606,30 @@ def framing(c: _Corpus) -> None:
         "v",
         Layer.DECODE,
     )
+    # Within orjson's 1024 levels but beyond json's: the answer is json's (not JSON it reads),
+    # and no message may try to show the value whole.
+    for depth in (1000, 1023):
+        c.add(
+            f"v nested {depth} deep",
+            '{"v":' + "[" * depth + "]" * depth + ',"type":"ping","id":"' + c.next_id() + '"}',
+            BAD_FRAME,
+            None,
+            Layer.DECODE,
+        )
+        c.add(
+            f"type nested {depth} deep",
+            '{"v":1,"type":' + "[" * depth + "]" * depth + ',"id":"' + c.next_id() + '"}',
+            BAD_FRAME,
+            None,
+            Layer.DECODE,
+        )
+        c.add(
+            f"a field nested {depth} deep",
+            dumps(c.base("ping"))[:-1] + ',"deep":' + "[" * depth + "]" * depth + "}",
+            BAD_FRAME,
+            None,
+            Layer.DECODE,
+        )
 
     # Binary frames, whatever they hold, and whatever their size up to the hard limit.
     binaries = {

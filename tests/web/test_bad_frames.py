@@ -586,6 +586,9 @@ async def test_commands_before_hello_get_hello_required(
     assert (frame["code"], frame["id"], frame["field"]) == ("unsupported_version", "early-3", "v")
     await peer.send(b"\x00")
     assert (await peer.next())["code"] == "bad_frame"
+    await peer.send('{"v":' + "[" * 1000 + "]" * 1000 + ',"type":"ping","id":"early-4"}')
+    frame = await peer.next()
+    assert (frame["code"], frame["id"], frame["field"]) == ("bad_frame", None, None)
     await peer.send({"v": 1, "type": "hello", "seats": []})
     frame = await peer.next()
     assert (frame["code"], frame["field"]) == ("invalid", "seats")
