@@ -106,11 +106,13 @@ def parse_issue(raw: object, where: str) -> Issue:
     title = raw.get("title", issue_id)
     if not isinstance(title, str) or not title.strip() or len(title) > 200:
         raise Invalid("an issue title has 1 to 200 characters", field=f"{where}.title")
-    try:
-        kind = IssueType(str(raw.get("type")))
-    except ValueError:
-        types = ", ".join(t.value for t in IssueType)
-        raise Invalid(f"an issue's type is one of {types}", field=f"{where}.type") from None
+    # Only a string can name a type; str() of anything else could walk a value nested as deep
+    # as the parser reads, past the stack.
+    types = [t.value for t in IssueType]
+    raw_type = raw.get("type")
+    if not isinstance(raw_type, str) or raw_type not in types:
+        raise Invalid(f"an issue's type is one of {', '.join(types)}", field=f"{where}.type")
+    kind = IssueType(raw_type)
     unit = raw.get("unit", "")
     if not isinstance(unit, str) or len(unit) > 40:
         raise Invalid("a unit is a text of at most 40 characters", field=f"{where}.unit")

@@ -55,6 +55,15 @@ def test_the_agenda_refuses_malformed_issues_naming_the_field() -> None:
         assert caught.value.field == field, raw
 
 
+def test_an_issue_type_nested_deeper_than_repr_walks_is_just_not_a_type() -> None:
+    nested: list[object] = []
+    for _ in range(5000):
+        nested = [nested]
+    with pytest.raises(Invalid) as caught:
+        parse_issue({"id": "x", "type": nested}, "i")
+    assert caught.value.field == "i.type"
+
+
 def test_terms_are_checked_against_each_issue_type_and_range() -> None:
     state = opened()
     bad = [

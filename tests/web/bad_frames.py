@@ -1111,6 +1111,16 @@ def rules(c: _Corpus) -> None:
             ),
         ],
     )
+    # An issue is free-form JSON, read by the rules: a type nested as deep as the decoder
+    # reads is still just not a type.
+    issue = c.command("add_issue", room=f.id, issue={"id": "deep", "type": "T"})
+    c.add(
+        "facilitator: add an issue whose type is nested 900 deep",
+        dumps(issue).replace('"T"', "[" * 900 + "]" * 900),
+        INVALID,
+        "issue.type",
+        Layer.RULES,
+    )
 
 
 def build(targets: Targets) -> list[BadFrame]:
