@@ -218,7 +218,11 @@ class Hub:
                 sub.live = True
                 if not sub.synced:
                     sub.synced = True
-                    sub.outbox.push(encode(Synced(room=sub.room_id, seq=sub.last_sent)))
+                    synced = encode(Synced(room=sub.room_id, seq=sub.last_sent))
+                    if not sub.outbox.push(synced):
+                        self.unsubscribe(sub)  # its client would wait for it forever: 4008
+                        sub.on_close(False)
+                        return
                 if pending is not None:
                     self._offer(sub, pending, {})
                 if sub.live or sub.closed:
