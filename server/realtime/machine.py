@@ -15,6 +15,7 @@ table is a bug in the caller, raised as :class:`IllegalStep` with both names.
          ├── no hello in time ──────────┼──▶ CLOSING (4000)
          ├── reader too slow ───────────┼──▶ CLOSING (4008)
          │                              ├── seat revoked ─────▶ CLOSING (4003)
+         │                              ├── session ended ────▶ CLOSING (4001)
          │                              └── replay failed ────▶ CLOSING (1011)
          └── shutdown (1001) ─▶ CLOSING ──closed──▶ CLOSED ◀── peer closed (from any state)
 
@@ -54,6 +55,8 @@ class Input(StrEnum):
     HELLO_TIMEOUT = "hello_timeout"
     TOO_SLOW = "too_slow"
     SEAT_REVOKED = "seat_revoked"
+    SESSION_ENDED = "session_ended"
+    """A session the connection was greeted with was signed out (or dropped at a join)."""
     REPLAY_FAILED = "replay_failed"
     FAILED = "failed"
     """Serving the connection failed (the database went away during ``hello``): the close code
@@ -110,6 +113,7 @@ TRANSITIONS: dict[tuple[State, Input], Step] = {
     (_G, Input.RATE_LIMITED): Step(_G, ErrorCode.RATE_LIMITED),
     (_G, Input.TOO_SLOW): Step(_CLOSING, close=CloseCode.TOO_SLOW),
     (_G, Input.SEAT_REVOKED): Step(_CLOSING, close=CloseCode.SEAT_REVOKED),
+    (_G, Input.SESSION_ENDED): Step(_CLOSING, close=CloseCode.UNAUTHENTICATED),
     (_G, Input.REPLAY_FAILED): Step(_CLOSING, close=CloseCode.INTERNAL_ERROR),
     (_G, Input.SHUTDOWN): Step(_CLOSING, close=CloseCode.GOING_AWAY),
     (_G, Input.PEER_CLOSED): Step(_CLOSED),

@@ -98,8 +98,8 @@ class AccessService:
             return await access_store.revoke_seat(conn, room_id, seat_id, self._clock())
 
     async def end_sessions(self, session_tokens: list[str]) -> int:
-        """Sign out: these sessions stop working at once (sockets holding them keep only what
-        they were already sent). Returns how many were live."""
+        """Sign out: these sessions stop working at once (the caller closes the sockets greeted
+        with them). Returns how many were live."""
         hashes = [token_hash(t) for t in session_tokens if t.startswith(SESSION_PREFIX)]
         async with self._db.write_engine.begin() as conn:
             return await access_store.revoke_sessions(conn, hashes, self._clock())

@@ -28,6 +28,7 @@ from protocol.views import (
 from server.domain.grants import Grant
 from server.domain.room import Policy
 from server.services.organisers import Organiser
+from server.web import gateway
 from server.web.api import caller, read_body
 from server.web.auth import COOKIE, check_origin, require_same_origin
 from server.web.errors import ApiError
@@ -120,6 +121,7 @@ async def sign_out(request: web.Request) -> web.Response:
     if current and current not in tokens:
         tokens.append(current)
     ended = await request.app[SERVICES].access.end_sessions(tokens)
+    gateway.end_sessions(request.app, tokens)
     response = reply(SignOut(ended=ended))
     for name in (COOKIE, SEATS_COOKIE, ORGANISER_COOKIE):
         response.del_cookie(name, path="/api/")

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from aiohttp import WSMessage, WSMsgType, web
@@ -40,6 +40,7 @@ from server.realtime.hub import Subscription
 from server.realtime.machine import Input, Machine, State, Step
 from server.realtime.outbox import Outbox
 from server.realtime.ratelimit import TokenBucket
+from server.services.access import token_hash
 from server.services.commands import CommandLane
 from server.services.decisions import decision
 from server.services.errors import Unauthenticated
@@ -108,6 +109,7 @@ class Connection:
         "lane",
         "machine",
         "outbox",
+        "sessions",
         "settings",
         "subscriptions",
         "transport",
@@ -135,6 +137,10 @@ class Connection:
         self.bucket = TokenBucket(self.settings.commands_per_second, self.settings.command_burst)
         self.machine = Machine()
         self.grants: dict[str, Grant] = {}
+        self.sessions: tuple[str, ...] = ()
+        """The hashes of the session tokens the grants came from: ending one closes the
+        socket, which would otherwise keep its grants (signing out). A tuple: every idle
+        socket holds one."""
         self.subscriptions: list[Subscription] = []
         self.lane: CommandLane | None = None
         """Keeps this connection's commands in the order sent (made by the first command)."""
@@ -344,6 +350,7 @@ class Connection:
         if self.happen(Input.HELLO_ACCEPTED).next is not State.GREETED:
             return  # closed meanwhile (shutdown)
         self._push(encode(Welcome(server=__version__, seats=infos, limits=limits)))
+        self.sessions = tuple({token_hash(resume.token) for resume in hello.seats})
         for grant, _, viewer, after in seats:
             self.grants[grant.room_id] = grant
             self.subscriptions.append(
@@ -456,3 +463,11 @@ def revoke_seat(app: web.Application, room_id: str, seat_id: str) -> None:
     for connection in connections:
         if connection.holds(room_id, seat_id) and connection.machine.open:
             connection.happen(Input.SEAT_REVOKED)
+
+
+def end_sessions(app: web.Application, session_tokens: Collection[str]) -> None:
+    """Close (4001) the sockets greeted with any of these sessions, which were just ended."""
+    ended = {token_hash(token) for token in session_tokens}
+    for connection in app[CONNECTIONS].copy():
+        if not ended.isdisjoint(connection.sessions) and connection.machine.open:
+            connection.happen(Input.SESSION_ENDED)

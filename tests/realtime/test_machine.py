@@ -43,6 +43,7 @@ def test_hello_greets_and_a_second_hello_is_refused_without_closing() -> None:
         ((Input.TOO_SLOW,), CloseCode.TOO_SLOW),
         ((Input.HELLO_ACCEPTED, Input.TOO_SLOW), CloseCode.TOO_SLOW),
         ((Input.HELLO_ACCEPTED, Input.SEAT_REVOKED), CloseCode.SEAT_REVOKED),
+        ((Input.HELLO_ACCEPTED, Input.SESSION_ENDED), CloseCode.UNAUTHENTICATED),
         ((Input.HELLO_ACCEPTED, Input.REPLAY_FAILED), CloseCode.INTERNAL_ERROR),
         ((Input.SHUTDOWN,), CloseCode.GOING_AWAY),
         ((Input.HELLO_ACCEPTED, Input.SHUTDOWN), CloseCode.GOING_AWAY),

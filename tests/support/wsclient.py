@@ -26,9 +26,18 @@ class Peer:
 
     @classmethod
     async def connect(
-        cls, ws_url: str, seats: list[tuple[str, int]], *, origin: str | None = None
+        cls,
+        ws_url: str,
+        seats: list[tuple[str, int]],
+        *,
+        origin: str | None = None,
+        cookie: str | None = None,
     ) -> Peer:
-        headers = {"Origin": origin} if origin else None
+        """``seats``: (token, after) pairs; on the browser's socket the token is the room id
+        and ``cookie`` holds the real ones."""
+        headers = {"Origin": origin} if origin else {}
+        if cookie:
+            headers["Cookie"] = cookie
         ws = await websockets.connect(ws_url, additional_headers=headers, max_size=2**24)
         peer = cls(ws)
         await peer.send(

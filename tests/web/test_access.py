@@ -136,6 +136,53 @@ async def test_rotating_a_seat_link_refuses_the_old_one_and_closes_its_sockets(
     ]
 
 
+def browser_join(base_url: str, invite_url: str, cookie: str = "") -> dict[str, str]:
+    """Join as a browser does, with the cookies it holds; its cookies afterwards, by name."""
+    request = urllib.request.Request(
+        f"{base_url}/api/v1/browser/join",
+        data=json.dumps({"token": invite_url.split("#", 1)[1]}).encode(),
+        headers={"Content-Type": "application/json", "Origin": base_url, "Cookie": cookie},
+        method="POST",
+    )
+    with urllib.request.urlopen(request) as response:
+        set_cookies = response.headers.get_all("Set-Cookie")
+    jar = dict(c.split("=", 1) for c in cookie.split("; ") if c)
+    jar.update(c.split(";", 1)[0].split("=", 1) for c in set_cookies)
+    return jar
+
+
+def cookie_header(jar: dict[str, str]) -> str:
+    return "; ".join(f"{name}={value}" for name, value in jar.items())
+
+
+async def test_signing_out_closes_the_sockets_of_the_browsers_sessions(
+    live_server: LiveServer,
+) -> None:
+    room = await live_server.create_room()
+    base = live_server.base_url
+    jar = browser_join(base, room.seat("us-1").invite_url)
+    session = jar["parley_session"]
+    browser_ws = live_server.ws_url.replace("/api/v1/ws", "/api/v1/browser/ws")
+    tab = await Peer.connect(browser_ws, [(room.id, 0)], origin=base, cookie=cookie_header(jar))
+    by_token = await Peer.connect(live_server.ws_url, [(session, 0)])
+    for peer in (tab, by_token):
+        await peer.wait_for(lambda p=peer: room.id in p.synced)
+
+    status, ended = http(
+        "POST",
+        f"{base}/api/v1/browser/signout",
+        headers={"Cookie": cookie_header(jar), "Origin": base},
+    )
+    assert status == 200 and ended["ended"] == 1
+    for peer in (tab, by_token):
+        await peer.wait_for(lambda p=peer: p.closed.is_set())
+        assert peer.ws.close_code == 4001
+    again = await Peer.connect(live_server.ws_url, [(session, 0)])
+    await again.wait_for(lambda: again.closed.is_set())
+    assert again.ws.close_code == 4001
+    assert [e["code"] for e in again.errors] == ["unauthenticated"]
+
+
 def test_exercise_start_prints_the_room_and_every_seat(tmp_path: object) -> None:
     env = parley_env(PARLEY_DATA_DIR=str(tmp_path), PARLEY_PUBLIC_URL="https://talks.example")
     assert run_parley("db", "upgrade", env=env).returncode == 0
