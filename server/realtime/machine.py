@@ -56,7 +56,7 @@ class Input(StrEnum):
     TOO_SLOW = "too_slow"
     SEAT_REVOKED = "seat_revoked"
     SESSION_ENDED = "session_ended"
-    """A session the connection was greeted with was signed out (or dropped at a join)."""
+    """A session the connection was greeted with was signed out."""
     REPLAY_FAILED = "replay_failed"
     FAILED = "failed"
     """Serving the connection failed (the database went away during ``hello``): the close code
