@@ -56,7 +56,8 @@ class Input(StrEnum):
     TOO_SLOW = "too_slow"
     SEAT_REVOKED = "seat_revoked"
     SESSION_ENDED = "session_ended"
-    """A session the connection was greeted with was signed out."""
+    """A session the connection was greeted with was ended: signed out, or dropped from a
+    browser's cookie when it joined another seat of the room."""
     REPLAY_FAILED = "replay_failed"
     FAILED = "failed"
     """Serving the connection failed (the database went away during ``hello``): the close code

@@ -64,6 +64,13 @@ async def _seat_answer(request: web.Request, grant: Grant) -> BrowserSeat:
     return await request.app[SERVICES].views.browser_seat(grant)
 
 
+async def _end_sessions(request: web.Request, tokens: list[str]) -> int:
+    """End these sessions and close the sockets greeted with them; how many were live."""
+    ended = await request.app[SERVICES].access.end_sessions(tokens)
+    gateway.end_sessions(request.app, tokens)
+    return ended
+
+
 @routes.post("/api/v1/browser/join")
 async def join(request: web.Request) -> web.Response:
     """Redeem an invite into the browser's cookies; the answer holds no token."""
@@ -71,10 +78,21 @@ async def join(request: web.Request) -> web.Response:
     body = await read_body(request, RedeemInvite)
     token, grant = await request.app[SERVICES].access.redeem(body.token)
     held = await _held(request, seat_tokens(request))
+    unused = []
+    for old, had in held:
+        if (had.room_id, had.seat_id) == (grant.room_id, grant.seat_id):
+            # The same link opened again: keep the session this browser's tabs hold.
+            unused, token = [token], old
     kept = [t for t, g in held if g.room_id != grant.room_id]
+    seats = [*kept, token][-MAX_SEATS:]
+    # A session the cookie no longer holds (another seat in this room, or the oldest beyond
+    # the limit) could never be signed out from this browser: it ends now.
+    dropped = [t for t, _ in held if t not in seats]
+    if dropped or unused:
+        await _end_sessions(request, [*dropped, *unused])
     response = reply(await _seat_answer(request, grant))
     _set_cookie(request, response, COOKIE, token)
-    _set_cookie(request, response, SEATS_COOKIE, SEPARATOR.join([*kept, token][-MAX_SEATS:]))
+    _set_cookie(request, response, SEATS_COOKIE, SEPARATOR.join(seats))
     return response
 
 
@@ -120,9 +138,7 @@ async def sign_out(request: web.Request) -> web.Response:
     current = request.cookies.get(COOKIE)
     if current and current not in tokens:
         tokens.append(current)
-    ended = await request.app[SERVICES].access.end_sessions(tokens)
-    gateway.end_sessions(request.app, tokens)
-    response = reply(SignOut(ended=ended))
+    response = reply(SignOut(ended=await _end_sessions(request, tokens)))
     for name in (COOKIE, SEATS_COOKIE, ORGANISER_COOKIE):
         response.del_cookie(name, path="/api/")
     return response

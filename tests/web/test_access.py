@@ -183,6 +183,34 @@ async def test_signing_out_closes_the_sockets_of_the_browsers_sessions(
     assert [e["code"] for e in again.errors] == ["unauthenticated"]
 
 
+async def test_a_browser_keeps_its_session_for_a_seat_and_ends_the_ones_it_drops(
+    live_server: LiveServer,
+) -> None:
+    """The same invite opened again in a browser keeps the session its tabs already hold; a
+    session the browser's cookie drops (another seat's link in the same room) ends, since
+    signing out of that browser could no longer reach it."""
+    room = await live_server.create_room()
+    base = live_server.base_url
+    first = browser_join(base, room.seat("us-1").invite_url)
+    held = first["parley_session"]
+    peer = await Peer.connect(live_server.ws_url, [(held, 0)])
+    await peer.wait_for(lambda: room.id in peer.synced)
+
+    again = browser_join(base, room.seat("us-1").invite_url, cookie_header(first))
+    assert again["parley_session"] == again["parley_seats"] == held
+    assert http("GET", f"{base}/api/v1/rooms/{room.id}", token=held)[0] == 200
+    post = {"v": 1, "type": "post_message", "id": "p1", "room": room.id, "thread": "plenary"}
+    answer = await peer.command({**post, "text": "the open tab still speaks"})
+    assert answer["type"] == "ack" and not peer.closed.is_set()
+
+    other = browser_join(base, room.seat("us-2").invite_url, cookie_header(again))
+    assert other["parley_seats"] == other["parley_session"] != held
+    await peer.wait_for(lambda: peer.closed.is_set())
+    assert peer.ws.close_code == 4001
+    assert http("GET", f"{base}/api/v1/rooms/{room.id}", token=held)[0] == 401
+    assert http("GET", f"{base}/api/v1/rooms/{room.id}", token=other["parley_session"])[0] == 200
+
+
 def test_exercise_start_prints_the_room_and_every_seat(tmp_path: object) -> None:
     env = parley_env(PARLEY_DATA_DIR=str(tmp_path), PARLEY_PUBLIC_URL="https://talks.example")
     assert run_parley("db", "upgrade", env=env).returncode == 0
