@@ -19,7 +19,7 @@ from server.web import (
     webclient,
 )
 from server.web.errors import error_middleware
-from server.web.keys import CONNECTIONS, SERVICES, SETTINGS
+from server.web.keys import CONNECTIONS, REVOCATIONS, SERVICES, SETTINGS
 from server.web.limits import Limits
 from server.web.security import add_security_headers
 
@@ -32,6 +32,7 @@ def init_app(settings: Settings) -> web.Application:
     app.on_response_prepare.append(add_security_headers)
     app[SETTINGS] = settings
     app[CONNECTIONS] = set()
+    app[REVOCATIONS] = gateway.Revocations()
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(gateway.close_all)
     app.add_routes(health.routes)

@@ -46,7 +46,7 @@ from server.services.decisions import decision
 from server.services.errors import Unauthenticated
 from server.web.auth import check_origin
 from server.web.errors import close_code, describe
-from server.web.keys import CONNECTIONS, SERVICES, SETTINGS
+from server.web.keys import CONNECTIONS, REVOCATIONS, SERVICES, SETTINGS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -310,7 +310,29 @@ class Connection:
 
     async def _accept_hello(self, hello: Hello) -> None:
         """Greet (GREETED), refuse with an error (another hello may follow) or, for a bad
-        token, answer and close."""
+        token, answer and close.
+
+        Its tokens are read, then the connection is greeted after a few waits. A seat rotated
+        or a session ended in between closes only the sockets greeted by then, so if one was,
+        the tokens are read again: a connection is never greeted with a token already void.
+        """
+        revocations = self.app[REVOCATIONS]
+        for _ in range(HELLO_READS):
+            seen = revocations.count
+            seats = await self._read_seats(hello)
+            if seats is None:
+                return
+            if revocations.count == seen:
+                break
+        else:
+            self.happen(Input.HELLO_REFUSED)
+            self._error(ErrorCode.CONFLICT, "access to these seats kept changing; send hello again")
+            return
+        self._greet_with(hello, seats)
+
+    async def _read_seats(self, hello: Hello) -> list[tuple[Grant, SeatInfo, Viewer, int]] | None:
+        """Each seat's grant, what the welcome says of it, its viewer and where its replay
+        starts; None once refused (answered, and closed for a bad token)."""
         services = self.app[SERVICES]
         seats: list[tuple[Grant, SeatInfo, Viewer, int]] = []
         for i, resume in enumerate(hello.seats):
@@ -321,13 +343,13 @@ class Connection:
                 if step.answer is not None and step.close is not None:
                     self._error(step.answer, exc.message, field=f"seats.{i}.token")
                     await self._close(step.close, flush=True)
-                return
+                return None
             if any(g.room_id == grant.room_id for g, _, _, _ in seats):
                 self.happen(Input.HELLO_REFUSED)
                 self._error(
                     ErrorCode.INVALID, "one seat per room on a connection", field=f"seats.{i}"
                 )
-                return
+                return None
             info, viewer, size = await services.views.greeting(grant)
             if resume.after > size:
                 self.happen(Input.HELLO_REFUSED)
@@ -336,8 +358,14 @@ class Connection:
                     f"seq {resume.after} is beyond the end of the room's log",
                     field=f"seats.{i}.after",
                 )
-                return
+                return None
             seats.append((grant, info, viewer, resume.after))
+        return seats
+
+    def _greet_with(self, hello: Hello, seats: list[tuple[Grant, SeatInfo, Viewer, int]]) -> None:
+        """Welcome, and subscribe each seat; nothing here waits, so no revocation can come
+        between the check that none came and the grants it would have to find."""
+        services = self.app[SERVICES]
         s = self.settings
         limits = Limits(
             max_frame_bytes=s.max_frame_bytes,
@@ -457,8 +485,23 @@ async def close_all(app: web.Application) -> None:
     await asyncio.gather(*(c.close(Input.SHUTDOWN) for c in connections), return_exceptions=True)
 
 
+class Revocations:
+    """How many times seats were revoked or sessions ended in this process (each after its
+    commit): a hello that sees the count move while it reads its tokens reads them again."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+HELLO_READS = 5
+"""Readings of a hello's tokens before it is refused for access changing under it."""
+
+
 def revoke_seat(app: web.Application, room_id: str, seat_id: str) -> None:
     """Close the sockets of a seat whose invite was rotated."""
+    app[REVOCATIONS].count += 1
     connections = app[CONNECTIONS].copy()
     for connection in connections:
         if connection.holds(room_id, seat_id) and connection.machine.open:
@@ -467,6 +510,7 @@ def revoke_seat(app: web.Application, room_id: str, seat_id: str) -> None:
 
 def end_sessions(app: web.Application, session_tokens: Collection[str]) -> None:
     """Close (4001) the sockets greeted with any of these sessions, which were just ended."""
+    app[REVOCATIONS].count += 1
     ended = {token_hash(token) for token in session_tokens}
     for connection in app[CONNECTIONS].copy():
         if not ended.isdisjoint(connection.sessions) and connection.machine.open:

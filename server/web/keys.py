@@ -10,8 +10,9 @@ from server.assembly import Services
 from server.config import Settings
 
 if TYPE_CHECKING:
-    from server.web.gateway import Connection
+    from server.web.gateway import Connection, Revocations
 
 SETTINGS = web.AppKey("settings", Settings)
 SERVICES = web.AppKey("services", Services)
 CONNECTIONS: web.AppKey[set[Connection]] = web.AppKey("connections")
+REVOCATIONS: web.AppKey[Revocations] = web.AppKey("revocations")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import urllib.request
@@ -134,6 +135,50 @@ async def test_rotating_a_seat_link_refuses_the_old_one_and_closes_its_sockets(
     assert [e["record"]["body"] for e in page["events"] if e["kind"] == "seat_invite_rotated"] == [
         {"seat": "drv-2"}
     ]
+
+
+async def test_no_socket_stays_greeted_with_a_link_rotated_during_its_hello(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Hellos with a seat's session are in flight while the facilitator rotates its link: a
+    hello that read the session before the rotation and is greeted after its sockets were
+    closed must not keep the seat. Every socket ends refused (4001) or closed (4003)."""
+    live_server = LiveServer(
+        db_url,
+        tmp_path,
+        PARLEY_REDEEM_PER_MINUTE="100000",
+        PARLEY_REDEEM_BURST="100000",
+        PARLEY_UPGRADES_PER_MINUTE="100000",
+        PARLEY_UPGRADE_BURST="100000",
+    )
+    live_server.start()
+    try:
+        await _hellos_racing_a_rotation(live_server)
+    finally:
+        live_server.stop()
+
+
+async def _hellos_racing_a_rotation(live_server: LiveServer) -> None:
+    room = await live_server.create_room()
+    base = f"{live_server.base_url}/api/v1/rooms/{room.id}"
+    token = room.seat("drv-2").token
+    # Seats in other rooms after it make each hello read for longer after reading this one.
+    others = [((await live_server.create_room()).seat("observer").token, 0) for _ in range(8)]
+    for _ in range(3):
+        hellos = [
+            asyncio.create_task(Peer.connect(live_server.ws_url, [(token, 0), *others]))
+            for _ in range(20)
+        ]
+        await asyncio.sleep(0.02)
+        status, rotated = await asyncio.to_thread(
+            http, "POST", f"{base}/seats/drv-2/invite", token=room.seat("facilitator").token
+        )
+        assert status == 201
+        peers = await asyncio.gather(*hellos)
+        for peer in peers:
+            await peer.wait_for(peer.closed.is_set, 10)
+        assert {peer.ws.close_code for peer in peers} <= {4001, 4003}
+        token = redeem(live_server.base_url, rotated["invite_url"])["token"]
 
 
 def browser_join(base_url: str, invite_url: str, cookie: str = "") -> dict[str, str]:
